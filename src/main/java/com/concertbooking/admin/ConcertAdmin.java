@@ -1,0 +1,110 @@
+package com.concertbooking.admin;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+import com.concertbooking.catalog.CatalogCache;
+import com.concertbooking.support.TimeConfig;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.reactive.TransactionalOperator;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/** Creates a concert with its dates, venues and numbered seats in one transaction. */
+@Service
+public class ConcertAdmin {
+
+    static final int SEAT_BATCH = 1000;
+
+    public record SeatBlock(@NotBlank @Pattern(regexp = "[A-Za-z0-9_-]{1,20}", message = "must be 1-20 letters, digits, '_' or '-'") String grade,
+                            @NotNull @Min(0) @Max(10_000_000) Long price,
+                            @NotNull @Min(1) @Max(100_000) Integer count) {}
+
+    public record DateSpec(@NotNull Instant startsAt,
+                           @NotBlank @Size(max = 200) String venue,
+                           @NotEmpty @Size(max = 20) List<@Valid @NotNull SeatBlock> seats) {}
+
+    public record CreateConcert(@NotBlank @Size(max = 200) String name,
+                                @Size(max = 2000) String description,
+                                @NotEmpty @Size(max = 100) List<@Valid @NotNull DateSpec> dates) {}
+
+    public record CreatedDate(long concertDateId, Instant startsAt, String venue, int totalSeats) {}
+
+    public record CreatedConcert(long concertId, String name, List<CreatedDate> dates) {}
+
+    private final DatabaseClient db;
+    private final TransactionalOperator tx;
+    private final CatalogCache cache;
+
+    public ConcertAdmin(DatabaseClient db, TransactionalOperator tx, CatalogCache cache) {
+        this.db = db;
+        this.tx = tx;
+        this.cache = cache;
+    }
+
+    public Mono<CreatedConcert> create(CreateConcert request) {
+        Mono<CreatedConcert> work = db.sql("INSERT INTO concert (name, description) VALUES (:name, :description)")
+                .bind("name", request.name().strip())
+                .bind("description", request.description() == null ? "" : request.description().strip())
+                .filter(s -> s.returnGeneratedValues("id"))
+                .map(r -> r.get("id", Long.class)).one()
+                .flatMap(concertId -> Flux.fromIterable(request.dates())
+                        .concatMap(date -> createDate(concertId, date))
+                        .collectList()
+                        .map(dates -> new CreatedConcert(concertId, request.name().strip(), dates)));
+        return work.as(tx::transactional).flatMap(created -> cache.invalidateAll().thenReturn(created));
+    }
+
+    private Mono<CreatedDate> createDate(long concertId, DateSpec date) {
+        int total = date.seats().stream().mapToInt(SeatBlock::count).sum();
+        String venue = date.venue().strip();
+        return venueId(venue)
+                .flatMap(venueId -> db.sql("INSERT INTO concert_date (concert_id, venue_id, starts_at, total_seats) VALUES (:c, :v, :s, :t)")
+                        .bind("c", concertId).bind("v", venueId).bind("s", TimeConfig.toDb(date.startsAt())).bind("t", total)
+                        .filter(s -> s.returnGeneratedValues("id"))
+                        .map(r -> r.get("id", Long.class)).one())
+                .flatMap(dateId -> insertSeats(dateId, date.seats()).thenReturn(new CreatedDate(dateId, date.startsAt(), venue, total)));
+    }
+
+    private Mono<Long> venueId(String name) {
+        // LAST_INSERT_ID(id) makes the existing row's id the generated key when the venue already exists.
+        return db.sql("INSERT INTO venue (name) VALUES (:name) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)")
+                .bind("name", name)
+                .filter(s -> s.returnGeneratedValues("id"))
+                .map(r -> r.get("id", Long.class)).one();
+    }
+
+    /** Seats are numbered from 1 in the order given, inserted in multi-row batches. */
+    private Mono<Void> insertSeats(long dateId, List<SeatBlock> blocks) {
+        record SeatValue(int number, String grade, long price) {}
+        List<SeatValue> seats = new ArrayList<>();
+        int number = 1;
+        for (SeatBlock block : blocks) {
+            for (int i = 0; i < block.count(); i++) {
+                seats.add(new SeatValue(number++, block.grade(), block.price()));
+            }
+        }
+        return Flux.fromIterable(seats).buffer(SEAT_BATCH).concatMap(batch -> {
+            StringBuilder sql = new StringBuilder("INSERT INTO seat (concert_date_id, seat_number, grade, price) VALUES ");
+            for (int i = 0; i < batch.size(); i++) {
+                sql.append(i == 0 ? "" : ",").append("(:d, :n").append(i).append(", :g").append(i).append(", :p").append(i).append(')');
+            }
+            var spec = db.sql(sql.toString()).bind("d", dateId);
+            for (int i = 0; i < batch.size(); i++) {
+                SeatValue seat = batch.get(i);
+                spec = spec.bind("n" + i, seat.number()).bind("g" + i, seat.grade()).bind("p" + i, seat.price());
+            }
+            return spec.fetch().rowsUpdated();
+        }).then();
+    }
+}

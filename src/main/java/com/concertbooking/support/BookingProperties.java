@@ -1,0 +1,23 @@
+package com.concertbooking.support;
+
+import java.time.Duration;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/** All {@code booking.*} settings (SPEC section 3, Configuration). */
+@ConfigurationProperties("booking")
+public record BookingProperties(Queue queue, Reservation reservation, Token token, Admin admin, Kafka kafka,
+                                DemoData demoData) {
+
+    public record Queue(int admitPerTick, Duration tick, int maxActive, Duration activeTtl, Duration waitingTimeout) {}
+
+    public record Reservation(Duration holdDuration, Duration sweepInterval, int sweepBatch, boolean sweeperEnabled) {}
+
+    public record Token(String secret) {}
+
+    public record Admin(String apiKey) {}
+
+    public record Kafka(String bootstrapServers) {}
+
+    public record DemoData(boolean enabled) {}
+}

@@ -1,0 +1,48 @@
+package com.concertbooking.support;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import reactor.blockhound.BlockHound;
+import reactor.blockhound.BlockingOperationError;
+
+/**
+ * Installs BlockHound once per test JVM. Any blocking call on a Netty event loop or a Reactor
+ * non-blocking thread throws, and is recorded so that the test that caused it fails even when
+ * the error was swallowed into a 500 or a log line.
+ */
+public final class NoBlockingOnEventLoops {
+
+    private static final List<String> VIOLATIONS = new CopyOnWriteArrayList<>();
+    private static volatile boolean installed;
+
+    private NoBlockingOnEventLoops() {}
+
+    public static synchronized void install() {
+        if (installed) {
+            return;
+        }
+        BlockHound.builder()
+                // Logging to the console is a deliberate, bounded write.
+                .allowBlockingCallsInside("ch.qos.logback.core.OutputStreamAppender", "writeBytes")
+                .allowBlockingCallsInside("ch.qos.logback.core.OutputStreamAppender", "subAppend")
+                // JIT class loading/initialisation reads jars once.
+                .allowBlockingCallsInside("java.lang.ClassLoader", "loadClass")
+                // SecureRandom seeding (UUIDs, JWT) reads /dev/urandom, which does not block.
+                .allowBlockingCallsInside("java.security.SecureRandom", "nextBytes")
+                .allowBlockingCallsInside("java.util.UUID", "randomUUID")
+                .blockingMethodCallback(method -> {
+                    String where = method + " on " + Thread.currentThread().getName();
+                    VIOLATIONS.add(where);
+                    throw new BlockingOperationError(method);
+                })
+                .install();
+        installed = true;
+    }
+
+    public static List<String> drainViolations() {
+        List<String> copy = List.copyOf(VIOLATIONS);
+        VIOLATIONS.clear();
+        return copy;
+    }
+}
