@@ -1,0 +1,25 @@
+package bench;
+
+import static bench.Bench.*;
+import static io.gatling.javaapi.core.CoreDsl.*;
+import static io.gatling.javaapi.http.HttpDsl.*;
+
+import java.util.concurrent.ThreadLocalRandom;
+
+import io.gatling.javaapi.core.ScenarioBuilder;
+import io.gatling.javaapi.core.Simulation;
+
+/** API 6: top up a random user by 1,000 won. */
+public class ChargeSimulation extends Simulation {
+
+    static final String NAME = "PATCH /users/{id}/charge";
+
+    ScenarioBuilder scn = scenario("PATCH /users/{id}/charge").exec(iteration(exec(
+            http(name(NAME)).patch(s -> "/api/v1/users/" + randomUser() + "/charge")
+                    .body(StringBody("{\"amount\": 1000}")).asJson()
+                    .check(status().is(200), jsonPath("$.balance").exists()))));
+
+    {
+        setUp(load(scn)).protocols(protocol()).assertions(standardAssertions(NAME));
+    }
+}

@@ -1,0 +1,43 @@
+package bench;
+
+import static bench.Bench.*;
+import static io.gatling.javaapi.core.CoreDsl.*;
+import static io.gatling.javaapi.http.HttpDsl.*;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+import io.gatling.javaapi.core.ScenarioBuilder;
+import io.gatling.javaapi.core.Simulation;
+
+/**
+ * API 4: the seat map (free seats) of a random date, with an ACTIVE token for that date's concert.
+ * Set-up (not measured): {@code passes} (default 1000) ACTIVE passes for distinct users on random concerts,
+ * obtained through the queue API like a fan would (token, then the service's admission).
+ */
+public class SeatsSimulation extends Simulation {
+
+    static final String NAME = "GET /concerts/dates/{id}/seats";
+    static volatile List<Prep.Pass> passes = List.of();
+
+    @Override
+    public void before() {
+        passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 1), 1, CONCERTS),
+                Duration.ofSeconds(intProp("admitWaitSecs", 120)));
+        Prep.requireNonEmpty(passes, "ACTIVE passes");
+    }
+
+    ScenarioBuilder scn = scenario(NAME)
+            .exec(session -> {
+                Prep.Pass p = passes.get(ThreadLocalRandom.current().nextInt(passes.size()));
+                return session.set("token", p.token()).set("dateId", randomDateOf(p.concertId()));
+            })
+            .exec(iteration(exec(http(name(NAME)).get("/api/v1/concerts/dates/#{dateId}/seats")
+                    .header("Authorization", "Bearer #{token}")
+                    .check(status().is(200), jsonPath("$.concertDateId").exists()))));
+
+    {
+        setUp(load(scn)).protocols(protocol()).assertions(standardAssertions(NAME));
+    }
+}

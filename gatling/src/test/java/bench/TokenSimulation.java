@@ -1,0 +1,25 @@
+package bench;
+
+import static bench.Bench.*;
+import static io.gatling.javaapi.core.CoreDsl.*;
+import static io.gatling.javaapi.http.HttpDsl.*;
+
+import java.util.concurrent.ThreadLocalRandom;
+
+import io.gatling.javaapi.core.ScenarioBuilder;
+import io.gatling.javaapi.core.Simulation;
+
+/** API 7: a queue token for a random user and concert (201 new, 200 when that pair already has one). */
+public class TokenSimulation extends Simulation {
+
+    static final String NAME = "POST /queues/token";
+
+    ScenarioBuilder scn = scenario("POST /queues/token").exec(iteration(exec(
+            http(name(NAME)).post("/api/v1/queues/token")
+                    .body(StringBody(s -> "{\"userId\": " + randomUser() + ", \"concertId\": " + randomConcert() + "}")).asJson()
+                    .check(status().in(200, 201), jsonPath("$.token").exists(), jsonPath("$.status").in("WAITING", "ACTIVE")))));
+
+    {
+        setUp(load(scn)).protocols(protocol()).assertions(standardAssertions(NAME));
+    }
+}
