@@ -60,6 +60,10 @@ def main():
     p.append("- machine: %s" % meta["machine"])
     p.append("- load: %s; Gatling 3.15.1 on the same machine, keep-alive connections shared by the virtual users"
              % meta["profile"])
+    if any(r["key"] in ("sse", "journey") for r in runs):
+        p.append("- sse and journey use their own injection (not the profile above): sse opens `subscribers` streams "
+                 "over `connectSecs` with admission paused, then admits `sseAdmitPerTick` per tick; journey starts "
+                 "`fans` fans over `journeySecs` (defaults in the simulations; -D values in the command line)")
     p.append("- service: `java %s -jar ...` (prod profile, 127.0.0.1:8080)" % meta["jvm"])
     p.append("")
 

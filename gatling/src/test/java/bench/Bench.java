@@ -84,6 +84,19 @@ public final class Bench {
 
     // ------------------------------------------------------------------ ids of the seeded data
 
+    /**
+     * Hot concerts: the sale that is on. Each hot-path simulation books in its own slice of hotConcerts concerts
+     * (default 100, fewer on small data) so that runs in one session do not eat each other's seats: token and
+     * seats 1..H, hold H+1..2H, pay 2H+1..4H, cancel 4H+1..5H, journey the next 10, SSE the last concert.
+     * Spreading passes over all 10,000 concerts instead would make the admission scheduler visit every one of
+     * them twice a second for the passes' 10-minute life, which is not how a sale looks.
+     */
+    public static final int HOT = intProp("hotConcerts", Math.max(1, Math.min(100, (CONCERTS - 11) / 5)));
+
+    public static long randomHotConcert() {
+        return 1 + ThreadLocalRandom.current().nextInt(HOT);
+    }
+
     public static long randomConcert() {
         return 1 + ThreadLocalRandom.current().nextInt(CONCERTS);
     }

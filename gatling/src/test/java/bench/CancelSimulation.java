@@ -24,7 +24,7 @@ public class CancelSimulation extends Simulation {
     @Override
     public void before() {
         int n = intProp("holds", (int) (expectedIterations(0.02) * 1.15));
-        List<Prep.Pass> passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 4001), 1, CONCERTS),
+        List<Prep.Pass> passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 4001), 4L * HOT + 1, 5L * HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 120)));
         Prep.requireNonEmpty(passes, "ACTIVE passes");
         HOLDS.addAll(Prep.holds(passes, n));

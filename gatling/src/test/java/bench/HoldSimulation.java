@@ -23,7 +23,7 @@ public class HoldSimulation extends Simulation {
 
     @Override
     public void before() {
-        passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 1001), 1, CONCERTS),
+        passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 1001), HOT + 1, 2L * HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 120)));
         Prep.requireNonEmpty(passes, "ACTIVE passes");
     }

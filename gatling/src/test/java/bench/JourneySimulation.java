@@ -22,7 +22,7 @@ import io.gatling.javaapi.core.Simulation;
  * a random free seat from it (on 409 SEAT_UNAVAILABLE, expected and counted, read the map again and try
  * another, up to 5 times), read the balance, charge the difference if it is short, pay.
  * {@code fans} (default 1000) arrive over {@code journeySecs} (default 30) with {@code thinkMs} between steps,
- * for the concerts {@code journeyConcertFrom}..{@code journeyConcertTo} (default 1..10: ten concerts, 10,000
+ * for the concerts {@code journeyConcertFrom}..{@code journeyConcertTo} (default the ten after the hot slices, 10,000
  * seats), whose admission is set to {@code journeyAdmitPerTick} (default 100) per tick, at most
  * {@code journeyMaxActive} (default 500) active: the queue really forms. Fans are new users with a balance of
  * 0 (created in set-up through the admin API), so every one of them charges before paying.
@@ -30,8 +30,8 @@ import io.gatling.javaapi.core.Simulation;
 public class JourneySimulation extends Simulation {
 
     static final int FANS = intProp("fans", 1000);
-    static final long FROM = intProp("journeyConcertFrom", 1);
-    static final long TO = intProp("journeyConcertTo", Math.min(CONCERTS, 10));
+    static final long FROM = intProp("journeyConcertFrom", 5 * HOT + 1);
+    static final long TO = intProp("journeyConcertTo", Math.min(CONCERTS - 1, 5 * HOT + 10));
     static final Queue<Long> NEW_USERS = new ConcurrentLinkedQueue<>();
     static final Stats JOURNEY = new Stats("journey.token-to-paid-ms");
 

@@ -26,7 +26,7 @@ public class PaySimulation extends Simulation {
     @Override
     public void before() {
         int n = intProp("holds", (int) (expectedIterations(0.02) * 1.15));
-        List<Prep.Pass> passes = Prep.activePasses(Prep.pairs(n, intProp("firstUser", 2001), 1, CONCERTS),
+        List<Prep.Pass> passes = Prep.activePasses(Prep.pairs(n, intProp("firstUser", 2001), 2L * HOT + 1, 4L * HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 180)));
         Prep.requireNonEmpty(passes, "ACTIVE passes");
         HOLDS.addAll(Prep.holds(passes, passes.size()));

@@ -23,7 +23,7 @@ public class SeatsSimulation extends Simulation {
 
     @Override
     public void before() {
-        passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 1), 1, CONCERTS),
+        passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 1), 1, HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 120)));
         Prep.requireNonEmpty(passes, "ACTIVE passes");
     }

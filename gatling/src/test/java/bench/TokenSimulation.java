@@ -9,14 +9,14 @@ import java.util.concurrent.ThreadLocalRandom;
 import io.gatling.javaapi.core.ScenarioBuilder;
 import io.gatling.javaapi.core.Simulation;
 
-/** API 7: a queue token for a random user and concert (201 new, 200 when that pair already has one). */
+/** API 7: a queue token for a random user and a random hot concert (Bench.HOT) (201 new, 200 when that pair already has one). */
 public class TokenSimulation extends Simulation {
 
     static final String NAME = "POST /queues/token";
 
     ScenarioBuilder scn = scenario("POST /queues/token").exec(iteration(exec(
             http(name(NAME)).post("/api/v1/queues/token")
-                    .body(StringBody(s -> "{\"userId\": " + randomUser() + ", \"concertId\": " + randomConcert() + "}")).asJson()
+                    .body(StringBody(s -> "{\"userId\": " + randomUser() + ", \"concertId\": " + randomHotConcert() + "}")).asJson()
                     .check(status().in(200, 201), jsonPath("$.token").exists(), jsonPath("$.status").in("WAITING", "ACTIVE")))));
 
     {
