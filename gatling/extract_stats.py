@@ -74,6 +74,7 @@ def main(path):
     if start >= 0:
         end = page.find("</table>", start)
         for row in re.findall(r"<tr[^>]*>(.*?)</tr>", page[start:end], re.S):
+            row = re.sub(r'<span class="value" style="display:none">.*?</span>', "", row, flags=re.S)  # sort keys
             cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
             if len(cells) >= 3:
                 out["errors"].append({"error": re.sub(r"\s+", " ", cells[0]), "count": num(cells[1]), "pct": cells[2]})
