@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** API 5: balance of a random user. */
-public class BalanceSimulation extends Simulation {
+public class BalanceSimulation extends BenchSimulation {
 
     static final String NAME = "GET /users/{id}/balance";
 

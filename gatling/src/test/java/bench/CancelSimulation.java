@@ -10,19 +10,18 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /**
  * API 13: cancel a HELD reservation (releases the seat). Set-up (not measured): {@code passes} ACTIVE passes
  * and as many holds as the profile will cancel (expected iterations x 1.15), made through the API.
  */
-public class CancelSimulation extends Simulation {
+public class CancelSimulation extends BenchSimulation {
 
     static final String NAME = "DELETE /reservations/{id}";
     static final Queue<Prep.Hold> HOLDS = new ConcurrentLinkedQueue<>();
 
     @Override
-    public void before() {
+    protected void prepare() {
         int n = intProp("holds", (int) (expectedIterations(0.02) * 1.15));
         List<Prep.Pass> passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 4001), 4L * HOT + 1, 5L * HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 120)));
@@ -32,7 +31,7 @@ public class CancelSimulation extends Simulation {
     }
 
     @Override
-    public void after() {
+    protected void finish() {
         System.out.println("BENCH-INFO holds left unused: " + HOLDS.size());
     }
 

@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** API 6: top up a random user by 1,000 won. */
-public class ChargeSimulation extends Simulation {
+public class ChargeSimulation extends BenchSimulation {
 
     static final String NAME = "PATCH /users/{id}/charge";
 

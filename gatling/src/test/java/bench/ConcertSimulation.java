@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** API 2: one random concert with its dates. */
-public class ConcertSimulation extends Simulation {
+public class ConcertSimulation extends BenchSimulation {
 
     static final String NAME = "GET /concerts/{id}";
 

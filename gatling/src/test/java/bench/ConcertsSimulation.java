@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** API 1: a random page of 20 concerts. */
-public class ConcertsSimulation extends Simulation {
+public class ConcertsSimulation extends BenchSimulation {
 
     static final String NAME = "GET /concerts";
 

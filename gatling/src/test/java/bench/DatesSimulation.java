@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** API 3: upcoming dates of a random concert with free-seat counts (fresh from the database). */
-public class DatesSimulation extends Simulation {
+public class DatesSimulation extends BenchSimulation {
 
     static final String NAME = "GET /concerts/{id}/dates";
 

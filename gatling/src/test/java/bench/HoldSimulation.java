@@ -9,27 +9,26 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /**
  * API 11: hold a random seat of a random date of the pass's concert. A seat someone else holds already
  * answers 409 SEAT_UNAVAILABLE: an expected outcome, accepted by the check (only with that code) and
  * counted separately (BENCH-EXPECTED line), never a failure. Set-up as in {@link SeatsSimulation}.
  */
-public class HoldSimulation extends Simulation {
+public class HoldSimulation extends BenchSimulation {
 
     static final String NAME = "POST /reservations";
     static volatile List<Prep.Pass> passes = List.of();
 
     @Override
-    public void before() {
+    protected void prepare() {
         passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 1001), HOT + 1, 2L * HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 120)));
         Prep.requireNonEmpty(passes, "ACTIVE passes");
     }
 
     @Override
-    public void after() {
+    protected void finish() {
         printExpected();
     }
 

@@ -15,7 +15,6 @@ import java.util.stream.IntStream;
 
 import io.gatling.javaapi.core.Assertion;
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /**
  * The whole fan journey, once per fan: queue token, the SSE stream until {@code active}, the seat map, hold
@@ -27,7 +26,7 @@ import io.gatling.javaapi.core.Simulation;
  * {@code journeyMaxActive} (default 500) active: the queue really forms. Fans are new users with a balance of
  * 0 (created in set-up through the admin API), so every one of them charges before paying.
  */
-public class JourneySimulation extends Simulation {
+public class JourneySimulation extends BenchSimulation {
 
     static final int FANS = intProp("fans", 1000);
     static final long FROM = intProp("journeyConcertFrom", 5 * HOT + 1);
@@ -44,7 +43,7 @@ public class JourneySimulation extends Simulation {
     static final String PAY = "J7 POST /payments/pay";
 
     @Override
-    public void before() {
+    protected void prepare() {
         for (long c = FROM; c <= TO; c++) {
             Prep.policy(c, intProp("journeyAdmitPerTick", 100), intProp("journeyMaxActive", 500));
         }
@@ -56,7 +55,7 @@ public class JourneySimulation extends Simulation {
     }
 
     @Override
-    public void after() {
+    protected void finish() {
         printExpected();
         System.out.println(JOURNEY.line());
     }

@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** The ceiling: the same load against a trivial endpoint of the same server. */
-public class LivenessSimulation extends Simulation {
+public class LivenessSimulation extends BenchSimulation {
 
     static final String NAME = "GET /actuator/health/liveness";
 

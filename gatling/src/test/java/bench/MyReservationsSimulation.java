@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** API 12: reservations of a random user among the first few thousand (the users earlier simulations booked with). */
-public class MyReservationsSimulation extends Simulation {
+public class MyReservationsSimulation extends BenchSimulation {
 
     static final String NAME = "GET /reservations/{userId}";
 

@@ -11,20 +11,19 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /**
  * API 14: pay for a held reservation (with an Idempotency-Key, as a real client sends). Payment ends the
  * fan's pass, so every payment needs its own ACTIVE pass and hold: the set-up (not measured) makes as many
  * as the profile will use (expected iterations x 1.15) through the API: token, admission, hold.
  */
-public class PaySimulation extends Simulation {
+public class PaySimulation extends BenchSimulation {
 
     static final String NAME = "POST /payments/pay";
     static final Queue<Prep.Hold> HOLDS = new ConcurrentLinkedQueue<>();
 
     @Override
-    public void before() {
+    protected void prepare() {
         int n = intProp("holds", (int) (expectedIterations(0.02) * 1.15));
         List<Prep.Pass> passes = Prep.activePasses(Prep.pairs(n, intProp("firstUser", 2001), 2L * HOT + 1, 4L * HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 180)));
@@ -34,7 +33,7 @@ public class PaySimulation extends Simulation {
     }
 
     @Override
-    public void after() {
+    protected void finish() {
         System.out.println("BENCH-INFO holds left unused: " + HOLDS.size());
     }
 

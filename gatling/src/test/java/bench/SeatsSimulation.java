@@ -9,20 +9,19 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /**
  * API 4: the seat map (free seats) of a random date, with an ACTIVE token for that date's concert.
  * Set-up (not measured): {@code passes} (default 1000) ACTIVE passes for distinct users on random concerts,
  * obtained through the queue API like a fan would (token, then the service's admission).
  */
-public class SeatsSimulation extends Simulation {
+public class SeatsSimulation extends BenchSimulation {
 
     static final String NAME = "GET /concerts/dates/{id}/seats";
     static volatile List<Prep.Pass> passes = List.of();
 
     @Override
-    public void before() {
+    protected void prepare() {
         passes = Prep.activePasses(Prep.pairs(intProp("passes", 1000), intProp("firstUser", 1), 1, HOT),
                 Duration.ofSeconds(intProp("admitWaitSecs", 120)));
         Prep.requireNonEmpty(passes, "ACTIVE passes");

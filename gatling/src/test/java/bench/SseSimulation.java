@@ -10,7 +10,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /**
  * SSE subscribers: {@code subscribers} fans (default 1000) of one concert ({@code sseConcert}, default the
@@ -22,7 +21,7 @@ import io.gatling.javaapi.core.Simulation;
  * moment the client receives {@code active} minus the admission moment (activeUntil - activeTtlSecs, same
  * machine clock).
  */
-public class SseSimulation extends Simulation {
+public class SseSimulation extends BenchSimulation {
 
     static final int SUBSCRIBERS = intProp("subscribers", 1000);
     static final int CONNECT_SECS = intProp("connectSecs", 20);
@@ -37,12 +36,12 @@ public class SseSimulation extends Simulation {
     static final Stats ADMISSION_TO_ACTIVE = new Stats("sse.admission-to-active-ms");
 
     @Override
-    public void before() {
+    protected void prepare() {
         Prep.policy(CONCERT, 0, SUBSCRIBERS);
     }
 
     @Override
-    public void after() {
+    protected void finish() {
         System.out.println("BENCH-STAT sse.max-open-streams " + MAX_OPEN.get() + " of " + SUBSCRIBERS);
         System.out.println(FIRST_EVENT.line());
         System.out.println(TOKEN_TO_ACTIVE.line());

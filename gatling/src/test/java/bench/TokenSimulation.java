@@ -7,10 +7,9 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
-import io.gatling.javaapi.core.Simulation;
 
 /** API 7: a queue token for a random user and a random hot concert (Bench.HOT) (201 new, 200 when that pair already has one). */
-public class TokenSimulation extends Simulation {
+public class TokenSimulation extends BenchSimulation {
 
     static final String NAME = "POST /queues/token";
 
