@@ -127,13 +127,14 @@ def main():
         p.append("CPU used during the measured part of each simulation (set-up excluded; read from /proc; 2 cores = "
                  "2 CPU-s per second; Gatling and other engineers' work use the rest):")
         p.append("")
-        p.append("| simulation | wall s | service CPU-s | MariaDB CPU-s | Redis CPU-s | service CPU ms per request | load avg before / after |")
-        p.append("|---|---:|---:|---:|---:|---:|---|")
+        p.append("| simulation | wall s | service CPU-s | MariaDB CPU-s | Redis CPU-s | service CPU ms per request | InnoDB buffer-pool misses (whole run) | load avg before / after |")
+        p.append("|---|---:|---:|---:|---:|---:|---:|---|")
         for run, (wall, app, db, redis) in cpu_rows:
             n = sum(r["total"] or 0 for r in run.get("requests", []))
             c = run.get("cpu") or {}
-            p.append("| %s | %.0f | %.1f | %.1f | %.1f | %s | %s / %s |" % (run["label"], wall, app, db, redis,
-                     "%.2f" % (1000.0 * app / n) if n else "-", c.get("load_before", "?"), c.get("load_after", "?")))
+            p.append("| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %s / %s |" % (run["label"], wall, app, db, redis,
+                     "%.2f" % (1000.0 * app / n) if n else "-", c.get("pool_reads", "?"), c.get("load_before", "?"),
+                     c.get("load_after", "?")))
         p.append("")
 
     notes = []
