@@ -64,7 +64,7 @@ def main():
         p.append("- sse and journey use their own injection (not the profile above): sse opens `subscribers` streams "
                  "over `connectSecs` with admission paused, then admits `sseAdmitPerTick` per tick; journey starts "
                  "`fans` fans over `journeySecs` (defaults in the simulations; -D values in the command line)")
-    p.append("- service: `java %s -jar ...` (prod profile, 127.0.0.1:8080)" % meta["jvm"])
+    p.append("- service: `java %s -jar ...` (prod profile, 127.0.0.1:8080)%s" % (meta["jvm"], ("; " + meta["db"]) if meta.get("db") else ""))
     p.append("")
 
     capacity = any(re.search(r" @\d+/s$", r["name"]) for run in runs for r in run.get("requests", []))
