@@ -16,6 +16,8 @@ import org.springframework.context.annotation.Import;
 import org.springframework.http.MediaType;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.web.reactive.function.client.WebClient;
 import reactor.netty.http.client.HttpClient;
@@ -43,8 +45,20 @@ public abstract class IntegrationTest {
     private static final ConnectionProvider MANY_CONNECTIONS = ConnectionProvider.builder("tests")
             .maxConnections(2000).pendingAcquireMaxCount(-1).pendingAcquireTimeout(Duration.ofSeconds(60)).build();
 
+    /**
+     * One id per test JVM. Events of this run go to topics and a consumer group of their own, so test
+     * runs sharing a broker (and a database name) never consume each other's events.
+     */
+    public static final String RUN_ID = Long.toString(System.currentTimeMillis(), 36);
+
     static {
         NoBlockingOnEventLoops.install();
+    }
+
+    @DynamicPropertySource
+    static void eventsOfThisRun(DynamicPropertyRegistry registry) {
+        registry.add("booking.events.topic-prefix", () -> "it-" + RUN_ID + ".");
+        registry.add("booking.events.consumer.group", () -> "it-" + RUN_ID + "-notifications");
     }
 
     @Autowired
