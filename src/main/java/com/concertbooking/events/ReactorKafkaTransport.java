@@ -146,6 +146,7 @@ public class ReactorKafkaTransport implements EventTransport, DisposableBean {
                 .commitInterval(properties.consumer().commitInterval())
                 .commitBatchSize(100)
                 .maxCommitAttempts(Integer.MAX_VALUE)
+                .closeTimeout(Duration.ofSeconds(5)) // bounded shutdown, also with the broker gone
                 .schedulerSupplier(() -> io);
         KafkaReceiver<String, String> receiver = KafkaReceiver.create(options);
         return Flux.defer(receiver::receive)
