@@ -2,15 +2,18 @@ package com.concertbooking.events;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
+import com.concertbooking.support.AdminKeyFilter;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.IntegrationTest;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.transaction.ReactiveTransactionManager;
 import org.springframework.transaction.reactive.TransactionalOperator;
-import reactor.core.publisher.Mono;
 import tools.jackson.databind.ObjectMapper;
 
 /** Shared helpers of the event tests (issue 5). */
@@ -75,7 +78,81 @@ abstract class EventsTestSupport extends IntegrationTest {
                 .map(r -> r.get(0, String.class)).one().defaultIfEmpty("ABSENT").block(Duration.ofSeconds(10));
     }
 
-    protected static Mono<Void> nothing() {
-        return Mono.empty();
+    // ------------------------------------------------------------------ real payments over HTTP
+
+    /** The result of one paid booking. */
+    protected record Paid(long userId, long reservationId, long paymentId, long concertDateId, int seatNumber, long amount) {}
+
+    private org.springframework.test.web.reactive.server.WebTestClient admin() {
+        return web.mutate().defaultHeader(AdminKeyFilter.HEADER, ADMIN_KEY).build();
+    }
+
+    @Autowired
+    private com.concertbooking.queue.QueueStore queueStore;
+    private static volatile boolean queueScriptsLoaded;
+
+    /**
+     * Workaround, reported to the queue owner: QueueStore's Lua scripts are read from the classpath on
+     * first use, and over HTTP that first use is on an event loop (BlockHound fails the request). Using
+     * each script once from this test thread loads them where blocking is allowed.
+     */
+    private void loadQueueScripts() {
+        if (queueScriptsLoaded) {
+            return;
+        }
+        long concertId = Long.MAX_VALUE - 1;
+        Duration t = Duration.ofSeconds(10);
+        queueStore.join(concertId, 1, "warm-up").block(t);
+        queueStore.states(concertId, List.of(new com.concertbooking.queue.QueueStore.Member(1, "warm-up")), false).block(t);
+        queueStore.admitNow(concertId, 0).block(t);
+        queueStore.view(concertId).block(t);
+        queueStore.leave(concertId, 1, "warm-up").block(t);
+        queueScriptsLoaded = true;
+    }
+
+    /** Stops timed admissions of a concert: tests admit explicitly. */
+    protected void pauseAdmissions(long concertId) {
+        loadQueueScripts();
+        admin().put().uri("/api/v1/admin/queues/{id}/policy", concertId).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("admitPerTick", 0, "maxActive", 5000)).exchange().expectStatus().isOk();
+    }
+
+    protected String joinQueue(long userId, long concertId) {
+        Map<?, ?> body = web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", userId, "concertId", concertId))
+                .exchange().expectStatus().is2xxSuccessful()
+                .expectBody(Map.class).returnResult().getResponseBody();
+        return (String) body.get("token");
+    }
+
+    protected void admit(long concertId, int count) {
+        admin().post().uri("/api/v1/admin/queues/{id}/admit", concertId).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("count", count)).exchange().expectStatus().isOk();
+    }
+
+    /** Holds a seat with an ACTIVE token; returns the reservation id. */
+    protected long hold(String token, long userId, long dateId, int seatNumber) {
+        Map<?, ?> body = web.post().uri("/api/v1/reservations").header(HttpHeaders.AUTHORIZATION, "Bearer " + token)
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", userId, "concertDateId", dateId, "seatNumber", seatNumber))
+                .exchange().expectStatus().isCreated()
+                .expectBody(Map.class).returnResult().getResponseBody();
+        return ((Number) body.get("reservationId")).longValue();
+    }
+
+    /** Pays a held reservation; the response must be 200 COMPLETED. */
+    protected Map<?, ?> pay(String token, long userId, long reservationId) {
+        return web.post().uri("/api/v1/payments/pay").header(HttpHeaders.AUTHORIZATION, "Bearer " + token)
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", userId, "reservationId", reservationId))
+                .exchange().expectStatus().isOk()
+                .expectBody(Map.class).returnResult().getResponseBody();
+    }
+
+    /** The outbox event ids written for a reservation, oldest first. */
+    protected List<String> eventIdsOf(long reservationId) {
+        return db.sql("SELECT event_id FROM outbox WHERE JSON_VALUE(payload, '$.reservationId') = ? ORDER BY id")
+                .bind(0, Long.toString(reservationId))
+                .map(r -> r.get(0, String.class)).all().collectList().block(Duration.ofSeconds(10));
     }
 }
