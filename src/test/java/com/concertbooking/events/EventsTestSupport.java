@@ -19,6 +19,30 @@ import tools.jackson.databind.ObjectMapper;
 /** Shared helpers of the event tests (issue 5). */
 abstract class EventsTestSupport extends IntegrationTest {
 
+    static {
+        loadQueueScripts();
+    }
+
+    /**
+     * Workaround, reported to the queue owner: QueueStore's Lua scripts read their classpath file on
+     * first use, which happens on an event loop (the admission tick, the token filter), so BlockHound
+     * fails whichever test is running then. Computing each script's SHA here, on the test thread before
+     * any context starts, loads them once for the JVM.
+     */
+    private static void loadQueueScripts() {
+        try {
+            for (java.lang.reflect.Field f : com.concertbooking.queue.QueueStore.class.getDeclaredFields()) {
+                if (java.lang.reflect.Modifier.isStatic(f.getModifiers())
+                        && org.springframework.data.redis.core.script.RedisScript.class.isAssignableFrom(f.getType())) {
+                    f.setAccessible(true);
+                    ((org.springframework.data.redis.core.script.RedisScript<?>) f.get(null)).getSha1();
+                }
+            }
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Autowired
     protected OutboxWriter outboxWriter;
     @Autowired
@@ -87,32 +111,8 @@ abstract class EventsTestSupport extends IntegrationTest {
         return web.mutate().defaultHeader(AdminKeyFilter.HEADER, ADMIN_KEY).build();
     }
 
-    @Autowired
-    private com.concertbooking.queue.QueueStore queueStore;
-    private static volatile boolean queueScriptsLoaded;
-
-    /**
-     * Workaround, reported to the queue owner: QueueStore's Lua scripts are read from the classpath on
-     * first use, and over HTTP that first use is on an event loop (BlockHound fails the request). Using
-     * each script once from this test thread loads them where blocking is allowed.
-     */
-    private void loadQueueScripts() {
-        if (queueScriptsLoaded) {
-            return;
-        }
-        long concertId = Long.MAX_VALUE - 1;
-        Duration t = Duration.ofSeconds(10);
-        queueStore.join(concertId, 1, "warm-up").block(t);
-        queueStore.states(concertId, List.of(new com.concertbooking.queue.QueueStore.Member(1, "warm-up")), false).block(t);
-        queueStore.admitNow(concertId, 0).block(t);
-        queueStore.view(concertId).block(t);
-        queueStore.leave(concertId, 1, "warm-up").block(t);
-        queueScriptsLoaded = true;
-    }
-
     /** Stops timed admissions of a concert: tests admit explicitly. */
     protected void pauseAdmissions(long concertId) {
-        loadQueueScripts();
         admin().put().uri("/api/v1/admin/queues/{id}/policy", concertId).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("admitPerTick", 0, "maxActive", 5000)).exchange().expectStatus().isOk();
     }

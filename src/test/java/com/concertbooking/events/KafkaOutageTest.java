@@ -7,6 +7,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 import com.concertbooking.events.OutboxWriter.EventType;
@@ -19,9 +24,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.ConfigurableApplicationContext;
-import org.springframework.test.annotation.DirtiesContext;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
@@ -33,7 +39,6 @@ import static org.awaitility.Awaitility.await;
  * <p>Runs against a private broker process (see {@link KafkaBrokerProcess}) and a database of its own,
  * so stopping the broker disturbs no one and no other application context in this JVM relays these rows.
  */
-@DirtiesContext(classMode = DirtiesContext.ClassMode.AFTER_CLASS)
 class KafkaOutageTest extends EventsTestSupport {
 
     private static KafkaBrokerProcess broker;
@@ -62,6 +67,8 @@ class KafkaOutageTest extends EventsTestSupport {
     @Autowired
     OutboxRelay relay;
     @Autowired
+    OutboxStore store;
+    @Autowired
     MeterRegistry registry;
 
     @BeforeEach
@@ -71,7 +78,9 @@ class KafkaOutageTest extends EventsTestSupport {
 
     @AfterAll
     static void stopBroker() throws Exception {
-        if (context != null) { // our Kafka clients stop before the broker goes; the context closes after the class
+        // Our Kafka clients stop before the broker goes. The context itself stays cached (closing it
+        // mid-run once hung in Lettuce's connection reset); it idles with relay and consumer stopped.
+        if (context != null) {
             context.getBean(NotificationConsumer.class).stop();
             context.getBean(OutboxRelay.class).stop();
         }
@@ -157,6 +166,83 @@ class KafkaOutageTest extends EventsTestSupport {
         assertThat(notificationsAmong(ids)).isEqualTo(100);
         assertThat(count("SELECT COUNT(*) FROM notification WHERE user_id IN (" + placeholders(ids) + ")",
                 fans.stream().map(Fan::userId).toArray())).isEqualTo(101);
+    }
+
+    /**
+     * Claims, with the relay of this context paused and this class's private database: two instances
+     * never claim the same row, and a row is never claimed while an earlier row of its key is out.
+     */
+    @Test
+    void relayInstancesClaimDisjointRowsAndNeverOvertakeAnEarlierRowOfTheSameKey() throws Exception {
+        CountDownLatch stopped = new CountDownLatch(1);
+        relay.stop(stopped::countDown);
+        assertThat(stopped.await(30, TimeUnit.SECONDS)).isTrue();
+        try {
+            db.sql("DELETE FROM outbox WHERE status = 'PENDING'").fetch().rowsUpdated().block(Duration.ofSeconds(10));
+            Duration lease = Duration.ofSeconds(60);
+
+            // The rule, step by step: keys A, B, A, C.
+            long a = 9_000_001, b = 9_000_002, c = 9_000_003;
+            List<Long> rows = new ArrayList<>();
+            for (long key : List.of(a, b, a, c)) {
+                commitEvent(EventType.PAYMENT_COMPLETED, key, paymentPayload(1, 1, key, key));
+                rows.add(db.sql("SELECT MAX(id) FROM outbox").map(r -> r.get(0, Long.class)).one().block());
+            }
+            assertThat(ids(store.claim("x", 2, lease))).containsExactly(rows.get(0), rows.get(1));
+            assertThat(ids(store.claim("y", 10, lease))).as("second A waits behind the first, leased by x").containsExactly(rows.get(3));
+            store.markSent(List.of(rows.get(0))).block();
+            store.release("x", List.of(rows.get(1))).block();
+            assertThat(ids(store.claim("y", 10, lease))).containsExactly(rows.get(1), rows.get(2));
+            store.markSent(rows).block();
+
+            // Racing: two instances drain 300 rows over 20 keys, "sending" each batch for a few ms.
+            Map<Long, String> keyOf = new ConcurrentHashMap<>();
+            for (int i = 0; i < 300; i++) {
+                long key = 9_100_000 + i % 20;
+                String id = commitEvent(EventType.PAYMENT_COMPLETED, key, paymentPayload(1, 1, key, i));
+                keyOf.put(db.sql("SELECT id FROM outbox WHERE event_id = ?").bind(0, id).map(r -> r.get(0, Long.class)).one().block(), Long.toString(key));
+            }
+            List<Long> all = keyOf.keySet().stream().sorted().toList();
+            Set<Long> done = ConcurrentHashMap.newKeySet();
+            List<String> violations = new CopyOnWriteArrayList<>();
+            Map<Long, String> claimedBy = new ConcurrentHashMap<>();
+            Function<String, Mono<Long>> drain = instance -> Mono.defer(() -> store.claim(instance, 7, lease))
+                    .flatMap(batch -> {
+                        for (int i = 0; i < batch.size(); i++) {
+                            OutboxStore.Row row = batch.get(i);
+                            if (claimedBy.putIfAbsent(row.id(), instance) != null) {
+                                violations.add("row " + row.id() + " claimed twice");
+                            }
+                            List<Long> sameBatch = batch.subList(0, i).stream().map(OutboxStore.Row::id).toList();
+                            all.stream().filter(id -> id < row.id() && keyOf.get(id).equals(row.key()))
+                                    .filter(id -> !done.contains(id) && !sameBatch.contains(id))
+                                    .findAny()
+                                    .ifPresent(id -> violations.add("row " + row.id() + " claimed while earlier " + id + " of its key was out"));
+                        }
+                        List<Long> ids = batch.stream().map(OutboxStore.Row::id).toList();
+                        if (ids.isEmpty()) { // everything left is out with the other instance, or done
+                            return Mono.delay(Duration.ofMillis(2)).thenReturn(0L);
+                        }
+                        return Mono.delay(Duration.ofMillis(3))
+                                .then(Mono.fromRunnable(() -> done.addAll(ids)))
+                                .then(store.markSent(ids))
+                                .thenReturn((long) batch.size());
+                    })
+                    .repeat()
+                    .takeUntil(n -> done.size() == all.size())
+                    .reduce(0L, Long::sum);
+            List<Long> counts = Flux.merge(drain.apply("x"), drain.apply("y")).collectList().block(Duration.ofSeconds(60));
+            assertThat(violations).isEmpty();
+            assertThat(claimedBy.keySet()).containsExactlyInAnyOrderElementsOf(all);
+            assertThat(counts.stream().mapToLong(Long::longValue).sum()).isEqualTo(300);
+            assertThat(counts).allMatch(n -> n > 0); // both instances did work
+        } finally {
+            relay.start();
+        }
+    }
+
+    private static List<Long> ids(Mono<List<OutboxStore.Row>> claim) {
+        return claim.block(Duration.ofSeconds(10)).stream().map(OutboxStore.Row::id).toList();
     }
 
     private long sentAmong(List<String> ids) {
