@@ -37,7 +37,7 @@ public class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private static final RedisScript<List> JOIN = script("join"), STATUS = script("status"), ADMIT = script("admit"), VIEW = script("view");
-    private static final RedisScript<Long> LEAVE = RedisScript.of(new ClassPathResource("queue/leave.lua"), Long.class);
+    private static final RedisScript<Long> LEAVE = loaded("leave", Long.class);
 
     private final ReactiveStringRedisTemplate redis;
     private final BookingProperties.Queue defaults;
@@ -49,7 +49,37 @@ public class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private static RedisScript<List> script(String name) {
-        return RedisScript.of(new ClassPathResource("queue/" + name + ".lua"), List.class);
+        return loaded(name, List.class);
+    }
+
+    /**
+     * A script read once at class initialisation. (RedisScript.of(Resource) takes a lock and checks the file's
+     * modification time on every call; under concurrent requests that parks event-loop threads.)
+     */
+    private static <T> RedisScript<T> loaded(String name, Class<T> type) {
+        try (var in = new ClassPathResource("queue/" + name + ".lua").getInputStream()) {
+            String text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            return new LoadedScript<>(text, RedisScript.of(text).getSha1(), type);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot read queue/" + name + ".lua", e);
+        }
+    }
+
+    private record LoadedScript<T>(String text, String sha1, Class<T> type) implements RedisScript<T> {
+        @Override
+        public String getSha1() {
+            return sha1;
+        }
+
+        @Override
+        public Class<T> getResultType() {
+            return type;
+        }
+
+        @Override
+        public String getScriptAsString() {
+            return text;
+        }
     }
 
     static String key(long concertId, String part) {
