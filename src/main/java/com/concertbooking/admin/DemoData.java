@@ -45,10 +45,14 @@ public class DemoData implements ApplicationRunner {
         if (properties.demoData() == null || !properties.demoData().enabled()) {
             return;
         }
-        db.sql("SELECT COUNT(*) AS n FROM concert WHERE name LIKE :marker").bind("marker", MARKER + "%")
+        loadIfMissing().subscribe(null, e -> log.error("loading demo data failed", e));
+    }
+
+    /** Loads the demo data unless it is already there. */
+    public Mono<Void> loadIfMissing() {
+        return db.sql("SELECT COUNT(*) AS n FROM concert WHERE name LIKE :marker").bind("marker", MARKER + "%")
                 .map(r -> r.get("n", Long.class)).one()
-                .flatMap(n -> n > 0 ? Mono.fromRunnable(() -> log.info("demo data already present")) : load())
-                .subscribe(null, e -> log.error("loading demo data failed", e));
+                .flatMap(n -> n > 0 ? Mono.fromRunnable(() -> log.info("demo data already present")) : load());
     }
 
     private Mono<Void> load() {

@@ -23,16 +23,24 @@ public final class NoBlockingOnEventLoops {
             return;
         }
         BlockHound.builder()
+                .loadIntegrations() // Reactor and Netty integrations mark their non-blocking threads
                 // Logging to the console is a deliberate, bounded write.
                 .allowBlockingCallsInside("ch.qos.logback.core.OutputStreamAppender", "writeBytes")
                 .allowBlockingCallsInside("ch.qos.logback.core.OutputStreamAppender", "subAppend")
                 // JIT class loading/initialisation reads jars once.
                 .allowBlockingCallsInside("java.lang.ClassLoader", "loadClass")
+                // Netty loads the zstd native library once, in a static initialiser, for the test client's decompression.
+                .allowBlockingCallsInside("io.netty.handler.codec.compression.Zstd", "<clinit>")
                 // SecureRandom seeding (UUIDs, JWT) reads /dev/urandom, which does not block.
                 .allowBlockingCallsInside("java.security.SecureRandom", "nextBytes")
                 .allowBlockingCallsInside("java.util.UUID", "randomUUID")
                 .blockingMethodCallback(method -> {
-                    String where = method + " on " + Thread.currentThread().getName();
+                    String where = method + " on " + Thread.currentThread().getName() + " via "
+                            + java.util.Arrays.stream(new Throwable().getStackTrace())
+                                    .map(StackTraceElement::toString)
+                                    .filter(f -> !f.startsWith("java.") && !f.startsWith("jdk.") && !f.startsWith("reactor.blockhound")
+                                            && !f.startsWith("com.concertbooking.support.NoBlocking"))
+                                    .limit(8).toList();
                     VIOLATIONS.add(where);
                     throw new BlockingOperationError(method);
                 })

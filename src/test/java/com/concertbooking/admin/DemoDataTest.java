@@ -1,0 +1,34 @@
+package com.concertbooking.admin;
+
+import com.concertbooking.support.IntegrationTest;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.r2dbc.core.DatabaseClient;
+import reactor.test.StepVerifier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class DemoDataTest extends IntegrationTest {
+
+    @Autowired
+    DemoData demoData;
+
+    @Autowired
+    DatabaseClient db;
+
+    @Test
+    void loadsOnceWithAThousandSeatVenue() {
+        StepVerifier.create(demoData.loadIfMissing()).verifyComplete();
+        StepVerifier.create(demoData.loadIfMissing()).verifyComplete();
+
+        assertThat(count("SELECT COUNT(*) AS n FROM concert WHERE name LIKE '[demo] %'")).isEqualTo(3);
+        assertThat(count("""
+                SELECT COUNT(*) AS n FROM concert_date d JOIN concert c ON c.id = d.concert_id
+                WHERE c.name LIKE '[demo] %' AND d.total_seats = 1000""")).isGreaterThanOrEqualTo(1);
+        assertThat(count("SELECT COUNT(*) AS n FROM users WHERE name LIKE 'Demo fan %' AND balance > 0")).isGreaterThanOrEqualTo(10);
+    }
+
+    private long count(String sql) {
+        return db.sql(sql).map(r -> r.get("n", Long.class)).one().block();
+    }
+}

@@ -1,0 +1,56 @@
+package com.concertbooking.catalog;
+
+import com.concertbooking.support.IntegrationTest;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.r2dbc.core.DatabaseClient;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Seat map shape and availability rules, independent of the token guard (which has its own tests). */
+class SeatMapApiTest extends IntegrationTest {
+
+    @Autowired
+    DatabaseClient db;
+
+    @Autowired
+    CatalogController catalog;
+
+    @Test
+    void seatsAreInSeatNumberOrderAndExpiredHoldsAreAvailable() {
+        CreatedConcert concert = createConcert(15);
+        long date = concert.firstDateId();
+        db.sql("UPDATE seat SET status = 'SOLD' WHERE concert_date_id = :d AND seat_number = 4").bind("d", date).fetch().rowsUpdated().block();
+        db.sql("UPDATE seat SET status = 'HELD', held_until = '2000-01-01 00:00:00' WHERE concert_date_id = :d AND seat_number = 5")
+                .bind("d", date).fetch().rowsUpdated().block();
+
+        CatalogController.SeatMap available = catalog.seats(date, "available").block();
+        assertThat(available.concertDateId()).isEqualTo(date);
+        assertThat(available.seats()).extracting(CatalogController.SeatView::seatNumber)
+                .hasSize(14).isSorted().doesNotContain(4).contains(5);
+        assertThat(available.seats()).allMatch(s -> s.status().equals("AVAILABLE"));
+        assertThat(available.seats().get(0).grade()).isEqualTo("VIP");
+        assertThat(available.seats().get(0).price()).isEqualTo(150_000);
+        assertThat(available.seats().get(14 - 1).grade()).isEqualTo("R");
+
+        CatalogController.SeatMap all = catalog.seats(date, "all").block();
+        assertThat(all.seats()).hasSize(15);
+        assertThat(all.seats().get(3).status()).isEqualTo("SOLD");
+        assertThat(all.seats().get(4).status()).isEqualTo("AVAILABLE");
+    }
+
+    @Test
+    void unknownDateAndBadStatus() {
+        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, "all").block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
+        assertThat(catchCode(() -> catalog.seats(1, "sold").block())).isEqualTo("VALIDATION_FAILED");
+    }
+
+    private static String catchCode(Runnable call) {
+        try {
+            call.run();
+            return "none";
+        } catch (com.concertbooking.support.ApiException e) {
+            return e.code().name();
+        }
+    }
+}
