@@ -205,10 +205,7 @@ class QueueStreamTest extends QueueTestSupport {
         int n = 300;
         long base = freshUserId() + 40_000_000L;
         var client = racingClient();
-        List<String> tokens = Flux.range(0, n).concatMap(i -> client.post().uri("/api/v1/queues/token")
-                        .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("userId", base + i, "concertId", concert))
-                        .retrieve().bodyToMono(Map.class).map(m -> (String) m.get("token")))
-                .collectList().block();
+        List<String> tokens = joinAll(concert, base, n, 1).stream().map(m -> (String) m.get("token")).toList();
         Map<Integer, List<Long>> positions = new java.util.concurrent.ConcurrentHashMap<>();
         List<Disposable> open = new ArrayList<>();
         for (int i = 0; i < n; i++) {
