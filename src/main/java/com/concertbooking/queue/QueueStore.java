@@ -37,7 +37,7 @@ public class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private static final RedisScript<List> JOIN = script("join"), STATUS = script("status"), ADMIT = script("admit"), VIEW = script("view");
-    private static final RedisScript<Long> LEAVE = loaded("leave", Long.class);
+    private static final RedisScript<Long> LEAVE = new LuaScript<>(source("leave"), Long.class);
 
     private final ReactiveStringRedisTemplate redis;
     private final BookingProperties.Queue defaults;
@@ -49,36 +49,34 @@ public class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private static RedisScript<List> script(String name) {
-        return loaded(name, List.class);
+        return new LuaScript<>(source(name), List.class);
     }
 
     /**
-     * A script read once at class initialisation. (RedisScript.of(Resource) takes a lock and checks the file's
-     * modification time on every call; under concurrent requests that parks event-loop threads.)
+     * A script with its SHA-1 computed once. Spring's DefaultRedisScript takes a lock on every getSha1() call,
+     * which parks event-loop threads under load; run by EVALSHA, falling back to EVAL after a Redis restart.
      */
-    private static <T> RedisScript<T> loaded(String name, Class<T> type) {
-        try (var in = new ClassPathResource("queue/" + name + ".lua").getInputStream()) {
-            String text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-            return new LoadedScript<>(text, RedisScript.of(text).getSha1(), type);
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot read queue/" + name + ".lua", e);
+    record LuaScript<T>(String getScriptAsString, Class<T> getResultType, String getSha1) implements RedisScript<T> {
+        LuaScript(String source, Class<T> resultType) {
+            this(source, resultType, sha1(source));
+        }
+
+        private static String sha1(String source) {
+            try {
+                byte[] digest = java.security.MessageDigest.getInstance("SHA-1").digest(source.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                return java.util.HexFormat.of().formatHex(digest);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
         }
     }
 
-    private record LoadedScript<T>(String text, String sha1, Class<T> type) implements RedisScript<T> {
-        @Override
-        public String getSha1() {
-            return sha1;
-        }
-
-        @Override
-        public Class<T> getResultType() {
-            return type;
-        }
-
-        @Override
-        public String getScriptAsString() {
-            return text;
+    /** Read once at class load (a resource-backed script would read the file lazily, on an event loop). */
+    private static String source(String name) {
+        try (var in = new ClassPathResource("queue/" + name + ".lua").getInputStream()) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("missing Lua script " + name, e);
         }
     }
 

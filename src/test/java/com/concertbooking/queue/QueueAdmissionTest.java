@@ -36,6 +36,7 @@ class QueueAdmissionTest extends QueueTestSupport {
 
     private Instance anotherInstance() {
         var connections = new LettuceConnectionFactory(appConnections.getStandaloneConfiguration());
+        connections.setEagerInitialization(true); // connect here, on the test thread, not lazily on a non-blocking one
         connections.afterPropertiesSet();
         connections.start();
         var store = new QueueStore(new ReactiveStringRedisTemplate(connections), properties);
@@ -50,9 +51,7 @@ class QueueAdmissionTest extends QueueTestSupport {
         int perTick = 60;
         pause(concert);
         long base = freshUserId() + 30_000_000L;
-        var client = racingClient();
-        Flux.range(0, users).flatMap(i -> client.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", base + i, "concertId", concert)).retrieve().toBodilessEntity(), 100).blockLast();
+        joinAll(concert, base, users, 100);
 
         Instance a = anotherInstance();
         Instance b = anotherInstance();
