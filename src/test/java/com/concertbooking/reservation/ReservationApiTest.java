@@ -67,6 +67,13 @@ class ReservationApiTest extends BookingTestBase {
                 .expectStatus().isEqualTo(409).expectBody().jsonPath("$.code").isEqualTo("RESERVATION_NOT_CANCELLABLE");
         web.get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(500_000);
         assertThat(outboxTypes(reservationId)).containsExactly("payment-completed", "payment-refunded");
+
+        // Holds, payments and cancellations are counted for Prometheus.
+        String metrics = new String(web.mutate().codecs(c -> c.defaultCodecs().maxInMemorySize(8 * 1024 * 1024)).build()
+                .get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                .expectBody().returnResult().getResponseBody(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(metrics).contains("booking_holds_total{", "outcome=\"held\"", "booking_payments_total{", "outcome=\"completed\"",
+                "booking_cancellations_total{");
     }
 
     @Test
