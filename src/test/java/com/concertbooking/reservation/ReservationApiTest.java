@@ -135,6 +135,7 @@ class ReservationApiTest extends BookingTestBase {
                         .exchangeToMono(r -> r.bodyToMono(String.class).map(b -> r.statusCode().value() + " " + (r.statusCode().value() == 201 ? "" : field(b, "code"))))), 1000)
                 .collectList().block();
 
+        System.out.println("1,000 holds on one seat: requests retried after 503 so far: " + OVERLOADED.get());
         assertThat(outcomes).hasSize(1000);
         assertThat(outcomes.stream().filter(o -> o.startsWith("201")).count()).isEqualTo(1);
         assertThat(outcomes.stream().filter("409 SEAT_UNAVAILABLE"::equals).count()).isEqualTo(999);
@@ -157,6 +158,7 @@ class ReservationApiTest extends BookingTestBase {
                                 ? field(b, "seatNumber") : field(b, "code"))))), 2000)
                 .collectList().block();
 
+        System.out.println("2,000 users over 500 seats: requests retried after 503 so far: " + OVERLOADED.get());
         assertThat(outcomes).hasSize(2000).allMatch(o -> o.startsWith("201 ") || o.equals("409 SEAT_UNAVAILABLE"));
         List<String> created = outcomes.stream().filter(o -> o.startsWith("201 ")).toList();
         assertThat(created).hasSize(500);
