@@ -43,7 +43,14 @@ for _, u in ipairs(idle) do
 end
 
 local n = admitPer
-if not tick then n = tonumber(ARGV[3]) end
+if not tick then
+  n = tonumber(ARGV[3])
+  -- Mark the throughput baseline before an operator admission, so the next ticks observe it as a rate.
+  if redis.call('ZCARD', KEYS[1]) > 0 then
+    redis.call('LPUSH', KEYS[7], now .. ':' .. (redis.call('HGET', KEYS[6], 'admitted') or '0'))
+    redis.call('LTRIM', KEYS[7], 0, 59)
+  end
+end
 local room = maxActive - redis.call('ZCARD', KEYS[2])
 if room < n then n = room end
 local ids = {}

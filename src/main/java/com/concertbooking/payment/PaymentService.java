@@ -27,6 +27,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.ReactiveTransactionManager;
 import org.springframework.transaction.reactive.TransactionalOperator;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.ObjectMapper;
@@ -72,10 +73,10 @@ public class PaymentService {
     private final Clock clock;
     private final MeterRegistry meters;
 
-    public PaymentService(DatabaseClient db, TransactionalOperator tx, ReservationService reservations, WalletStore wallets,
+    public PaymentService(DatabaseClient db, ReactiveTransactionManager transactions, ReservationService reservations, WalletStore wallets,
                           OutboxWriter outbox, QueueService queue, ObjectMapper json, Clock clock, MeterRegistry meters) {
         this.db = db;
-        this.tx = tx;
+        this.tx = DeadlockRetry.readCommitted(transactions);
         this.reservations = reservations;
         this.wallets = wallets;
         this.outbox = outbox;

@@ -23,10 +23,12 @@ public class QueueAdminController {
 
     private final QueueService queue;
     private final QueueStore store;
+    private final QueueMetrics metrics;
 
-    public QueueAdminController(QueueService queue, QueueStore store) {
+    public QueueAdminController(QueueService queue, QueueStore store, QueueMetrics metrics) {
         this.queue = queue;
         this.store = store;
+        this.metrics = metrics;
     }
 
     public record QueueView(long concertId, long waiting, long active, int admitPerTick, int maxActive,
@@ -64,6 +66,7 @@ public class QueueAdminController {
     public Mono<Admitted> admit(@PathVariable @Positive long concertId, @Valid @RequestBody AdmitRequest request) {
         return queue.requireConcert(concertId)
                 .then(Mono.defer(() -> store.admitNow(concertId, request.count())))
+                .doOnNext(metrics::record) // operator admissions count like scheduled ones
                 .map(r -> new Admitted(concertId, r.admitted(), r.waiting(), r.active()));
     }
 

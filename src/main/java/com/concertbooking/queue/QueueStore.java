@@ -37,7 +37,7 @@ public class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private static final RedisScript<List> JOIN = script("join"), STATUS = script("status"), ADMIT = script("admit"), VIEW = script("view");
-    private static final RedisScript<Long> LEAVE = RedisScript.of(new ClassPathResource("queue/leave.lua"), Long.class);
+    private static final RedisScript<Long> LEAVE = new LuaScript<>(source("leave"), Long.class);
 
     private final ReactiveStringRedisTemplate redis;
     private final BookingProperties.Queue defaults;
@@ -49,7 +49,35 @@ public class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private static RedisScript<List> script(String name) {
-        return RedisScript.of(new ClassPathResource("queue/" + name + ".lua"), List.class);
+        return new LuaScript<>(source(name), List.class);
+    }
+
+    /**
+     * A script with its SHA-1 computed once. Spring's DefaultRedisScript takes a lock on every getSha1() call,
+     * which parks event-loop threads under load; run by EVALSHA, falling back to EVAL after a Redis restart.
+     */
+    record LuaScript<T>(String getScriptAsString, Class<T> getResultType, String getSha1) implements RedisScript<T> {
+        LuaScript(String source, Class<T> resultType) {
+            this(source, resultType, sha1(source));
+        }
+
+        private static String sha1(String source) {
+            try {
+                byte[] digest = java.security.MessageDigest.getInstance("SHA-1").digest(source.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                return java.util.HexFormat.of().formatHex(digest);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** Read once at class load (a resource-backed script would read the file lazily, on an event loop). */
+    private static String source(String name) {
+        try (var in = new ClassPathResource("queue/" + name + ".lua").getInputStream()) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("missing Lua script " + name, e);
+        }
     }
 
     static String key(long concertId, String part) {

@@ -23,6 +23,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.r2dbc.spi.Readable;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.ReactiveTransactionManager;
 import org.springframework.transaction.reactive.TransactionalOperator;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -67,7 +68,7 @@ public class ReservationService {
 
     public record HoldCommand(long userId, long concertDateId, int seatNumber, Long concertId) {}
 
-    private record SeatTarget(long concertId, Instant startsAt, Long seatId, Long price) {}
+    private record SeatTarget(long concertId, Instant startsAt, Long seatId, Long price, boolean free) {}
 
     static final String COLUMNS = "id, user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, paid_at";
     static final int LIST_LIMIT = 500;
@@ -80,10 +81,10 @@ public class ReservationService {
     private final Clock clock;
     private final MeterRegistry meters;
 
-    public ReservationService(DatabaseClient db, TransactionalOperator tx, OutboxWriter outbox, WalletStore wallets,
+    public ReservationService(DatabaseClient db, ReactiveTransactionManager transactions, OutboxWriter outbox, WalletStore wallets,
                               BookingProperties properties, Clock clock, MeterRegistry meters) {
         this.db = db;
-        this.tx = tx;
+        this.tx = DeadlockRetry.readCommitted(transactions);
         this.outbox = outbox;
         this.wallets = wallets;
         this.settings = properties.reservation();
@@ -124,7 +125,7 @@ public class ReservationService {
         Instant heldUntil = now.plus(settings.holdDuration());
         // Immutable facts (seat id, price, the date's concert) are read before the transaction; the
         // transaction itself is one conditional UPDATE plus the reservation insert.
-        return target(command)
+        return target(command, now)
                 .flatMap(target -> {
                     pass.requireConcert(target.concertId());
                     if (target.seatId() == null) {
@@ -134,6 +135,11 @@ public class ReservationService {
                     if (!target.startsAt().isAfter(now)) {
                         return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Concert date %d has already started", command.concertDateId()));
                     }
+                    if (!target.free()) {
+                        // A plain read turns away most losers of a stampede without a transaction; the
+                        // conditional UPDATE below stays the guarantee for those that got past it together.
+                        return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", command.seatNumber()));
+                    }
                     Reservation held = new Reservation(0, command.userId(), target.concertId(), command.concertDateId(), target.seatId(),
                             command.seatNumber(), target.price(), "HELD", heldUntil, null, null);
                     return Mono.defer(() -> holdTx(held, now)).as(tx::transactional).retryWhen(DeadlockRetry.backoff());
@@ -142,15 +148,15 @@ public class ReservationService {
                 .doOnError(ApiException.class, e -> meters.counter("booking.holds", "outcome", e.code().name()).increment());
     }
 
-    private Mono<SeatTarget> target(HoldCommand command) {
-        return db.sql("""
-                        SELECT d.concert_id, d.starts_at, s.id AS seat_id, s.price
-                        FROM concert_date d LEFT JOIN seat s ON s.concert_date_id = d.id AND s.seat_number = :number
-                        WHERE d.id = :dateId""")
+    private Mono<SeatTarget> target(HoldCommand command, Instant now) {
+        return db.sql("SELECT d.concert_id, d.starts_at, s.id AS seat_id, s.price, CASE WHEN " + CatalogStore.SEAT_IS_FREE
+                        + " THEN 1 ELSE 0 END AS free "
+                        + "FROM concert_date d LEFT JOIN seat s ON s.concert_date_id = d.id AND s.seat_number = :number WHERE d.id = :dateId")
                 .bind("dateId", command.concertDateId())
                 .bind("number", command.seatNumber())
+                .bind("now", TimeConfig.toDb(now))
                 .map(r -> new SeatTarget(r.get("concert_id", Long.class), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
-                        r.get("seat_id", Long.class), r.get("price", Long.class)))
+                        r.get("seat_id", Long.class), r.get("price", Long.class), Integer.valueOf(1).equals(r.get("free", Integer.class))))
                 .one()
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist",
                         command.concertDateId())));

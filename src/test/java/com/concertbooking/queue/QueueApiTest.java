@@ -76,13 +76,7 @@ class QueueApiTest extends QueueTestSupport {
         pause(concert);
         int n = 1000;
         long base = freshUserId() + 10_000_000L;
-        var client = racingClient();
-        List<Map<?, ?>> joined = Flux.range(0, n)
-                .flatMap(i -> client.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                        .bodyValue(Map.of("userId", base + i, "concertId", concert))
-                        .retrieve().bodyToMono(Map.class), n)
-                .<Map<?, ?>>map(m -> m)
-                .collectList().block();
+        List<Map<?, ?>> joined = joinAll(concert, base, n, n);
         assertThat(joined).hasSize(n);
         assertThat(joined.stream().map(m -> num(m.get("position"))).sorted().toList())
                 .isEqualTo(LongStream.rangeClosed(1, n).boxed().toList());
@@ -95,12 +89,7 @@ class QueueApiTest extends QueueTestSupport {
 
         // Admit the first 100, then everyone asks again at once: same entry, place moved up by exactly 100.
         assertThat(admit(concert, 100)).isEqualTo(100);
-        List<Map<?, ?>> again = Flux.range(0, n)
-                .flatMap(i -> client.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                        .bodyValue(Map.of("userId", base + i, "concertId", concert))
-                        .retrieve().bodyToMono(Map.class), n)
-                .<Map<?, ?>>map(m -> m)
-                .collectList().block();
+        List<Map<?, ?>> again = joinAll(concert, base, n, n);
         List<Long> waitingPositions = new ArrayList<>();
         for (Map<?, ?> m : again) {
             long before = positionOf.get(num(m.get("userId")));
@@ -166,9 +155,8 @@ class QueueApiTest extends QueueTestSupport {
         int cap = 40;
         policy(concert, Map.of("admitPerTick", 0, "maxActive", cap));
         long base = freshUserId() + 20_000_000L;
+        joinAll(concert, base, 300, 100);
         var client = racingClient();
-        Flux.range(0, 300).flatMap(i -> client.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", base + i, "concertId", concert)).retrieve().toBodilessEntity(), 100).blockLast();
         // Scheduler ticks now admit 7 per tick while 60 operator admits of random sizes race them.
         policy(concert, Map.of("admitPerTick", 7, "maxActive", cap));
         var random = java.util.concurrent.ThreadLocalRandom.current();
@@ -190,5 +178,24 @@ class QueueApiTest extends QueueTestSupport {
         assertThat(num(view.get("active"))).isEqualTo(cap);
         assertThat(num(view.get("waiting"))).isEqualTo(300 - cap);
         assertThat(num(view.get("admittedTotal"))).isEqualTo(cap);
+    }
+
+    @Test
+    void metricsShowWaitingActiveAdmissionsAndStreams() {
+        long concert = newConcert();
+        pause(concert);
+        token(freshUserId(), concert);
+        token(freshUserId(), concert);
+        token(freshUserId(), concert);
+        admit(concert, 1);
+        String tag = "concert=\"" + concert + "\"";
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+            String body = web.get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                    .expectBody(String.class).returnResult().getResponseBody();
+            assertThat(body).containsPattern("booking_queue_waiting\\{[^}]*" + tag + "[^}]*} 2\\.0")
+                    .containsPattern("booking_queue_active\\{[^}]*" + tag + "[^}]*} 1\\.0")
+                    .containsPattern("booking_queue_admissions_total\\{[^}]*} [1-9]")
+                    .contains("booking_queue_streams");
+        });
     }
 }

@@ -1,5 +1,6 @@
 package com.concertbooking.queue;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -23,8 +24,25 @@ public abstract class QueueTestSupport extends IntegrationTest {
         return USERS.addAndGet(ThreadLocalRandom.current().nextInt(1, 5));
     }
 
+    @org.springframework.beans.factory.annotation.Autowired
+    private org.springframework.data.redis.core.ReactiveStringRedisTemplate redis;
+
+    private final java.util.Set<Long> touchedConcerts = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     protected long newConcert() {
         return createConcert(20).concertId();
+    }
+
+    /** Queues of this test's concerts go away with it, so waiting users do not pile up across tests and runs. */
+    @org.junit.jupiter.api.AfterEach
+    void removeQueues() {
+        for (long concert : touchedConcerts) {
+            var keys = java.util.stream.Stream.of("wait", "active", "seen", "entry", "seq", "ver", "stats", "hist", "tick", "policy")
+                    .map(part -> QueueStore.key(concert, part)).toList();
+            redis.delete(reactor.core.publisher.Flux.fromIterable(keys))
+                    .then(redis.opsForSet().remove(QueueStore.REGISTRY, Long.toString(concert))).block(Duration.ofSeconds(5));
+        }
+        touchedConcerts.clear();
     }
 
     protected Map<?, ?> join(long userId, long concertId) {
@@ -32,6 +50,22 @@ public abstract class QueueTestSupport extends IntegrationTest {
                 .bodyValue(Map.of("userId", userId, "concertId", concertId))
                 .exchange().expectStatus().is2xxSuccessful()
                 .expectBody(Map.class).returnResult().getResponseBody();
+    }
+
+    /**
+     * {@code n} joins at once (users base..base+n-1). The machine is shared, so a join may meet a Redis timeout
+     * (503 with Retry-After); like a real client it retries, which is safe because issuing is idempotent.
+     */
+    protected java.util.List<Map<?, ?>> joinAll(long concertId, long base, int n, int concurrency) {
+        var client = racingClient();
+        return reactor.core.publisher.Flux.range(0, n)
+                .flatMap(i -> client.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                        .bodyValue(Map.of("userId", base + i, "concertId", concertId))
+                        .retrieve().bodyToMono(Map.class)
+                        .retryWhen(reactor.util.retry.Retry.backoff(5, Duration.ofMillis(200))
+                                .filter(e -> e instanceof org.springframework.web.reactive.function.client.WebClientResponseException.ServiceUnavailable)), concurrency)
+                .<Map<?, ?>>map(m -> m)
+                .collectList().block(Duration.ofSeconds(120));
     }
 
     protected String token(long userId, long concertId) {
@@ -44,6 +78,7 @@ public abstract class QueueTestSupport extends IntegrationTest {
     }
 
     protected Map<?, ?> policy(long concertId, Map<String, ?> policy) {
+        touchedConcerts.add(concertId);
         return admin().put().uri("/api/v1/admin/queues/{id}/policy", concertId).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(policy).exchange().expectStatus().isOk()
                 .expectBody(Map.class).returnResult().getResponseBody();

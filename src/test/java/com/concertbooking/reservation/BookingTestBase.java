@@ -9,14 +9,14 @@ import com.concertbooking.payment.PaymentService;
 import com.concertbooking.reservation.ReservationService.HoldCommand;
 import com.concertbooking.reservation.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.IntegrationTest;
+import com.concertbooking.queue.QueueTestSupport;
 import com.concertbooking.support.QueuePass;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.r2dbc.core.DatabaseClient;
 import reactor.core.publisher.Mono;
 
 /** Fixtures shared by the reservation and payment tests: bulk users, passes, and direct reads of the tables. */
-public abstract class BookingTestBase extends IntegrationTest {
+public abstract class BookingTestBase extends QueueTestSupport {
 
     @Autowired
     protected DatabaseClient db;
@@ -26,6 +26,50 @@ public abstract class BookingTestBase extends IntegrationTest {
 
     @Autowired
     protected PaymentService payments;
+
+    @Autowired
+    private tools.jackson.databind.ObjectMapper json;
+
+    /**
+     * Jackson builds a type's (de)serializer on first use under a lock; when hundreds of racing requests reach
+     * that first use together, event loops park and BlockHound (rightly strict) fails the request. Production
+     * warms up with traffic; the tests do it here, on the test thread.
+     */
+    @org.junit.jupiter.api.BeforeEach
+    void warmJackson() {
+        json.readValue("{\"userId\":1,\"concertDateId\":1,\"seatNumber\":1}", ReservationController.HoldRequest.class);
+        json.readValue("{\"reservationId\":1,\"userId\":1}", com.concertbooking.payment.PaymentController.PayRequest.class);
+        json.writeValueAsString(new Reservation(1, 1, 1, 1, 1, 1, 1, "HELD", java.time.Instant.now(), null, null));
+        json.writeValueAsString(new PaymentService.PaymentResponse(1, 1, 1, "COMPLETED", 1, java.time.Instant.now()));
+        json.writeValueAsString(Map.of("code", "X", "status", 409));
+    }
+
+    /** ACTIVE tokens for many users of one concert at once: joins in parallel, then admits them all. */
+    protected Map<Long, String> activeTokens(List<Long> users, long concertId) {
+        pause(concertId);
+        var client = racingClient();
+        Map<Long, String> tokens = reactor.core.publisher.Flux.fromIterable(users)
+                .flatMap(u -> client.post().uri("/api/v1/queues/token").contentType(org.springframework.http.MediaType.APPLICATION_JSON)
+                        .bodyValue(Map.of("userId", u, "concertId", concertId))
+                        .retrieve().bodyToMono(String.class)
+                        .map(body -> Map.entry(u, field(body, "token"))), 16) // set-up, not the race: gentle on a shared machine
+                .collectMap(Map.Entry::getKey, Map.Entry::getValue).block();
+        org.assertj.core.api.Assertions.assertThat(admit(concertId, users.size())).isEqualTo(users.size());
+        return tokens;
+    }
+
+    /**
+     * One top-level field of a small JSON body, read as text: the racing clients avoid Jackson, whose caches
+     * (fresh per WebClient) take a lock on first use that BlockHound reports when many event loops meet there.
+     */
+    protected static String field(String json, String name) {
+        var m = java.util.regex.Pattern.compile("\"" + name + "\":\\s*(\"([^\"]*)\"|[-0-9]+)").matcher(json);
+        return m.find() ? (m.group(2) != null ? m.group(2) : m.group(1)) : null;
+    }
+
+    protected static String bearer(String token) {
+        return "Bearer " + token;
+    }
 
     /** The pass the token guard would put on the exchange for an ACTIVE token. */
     protected static QueuePass pass(long userId, long concertId) {

@@ -113,6 +113,33 @@ class ReservationExpiryTest extends BookingTestBase {
         }
     }
 
+    /** The background loop itself (disabled in tests) expires holds on its own once enabled, and stops cleanly. */
+    @Test
+    void theBackgroundLoopSweepsWhenEnabled() throws InterruptedException {
+        long user = createUser(0);
+        CreatedConcert concert = createConcert(2);
+        Reservation r = hold(user, concert, 2);
+        var reservationSettings = new com.concertbooking.support.BookingProperties.Reservation(Duration.ofSeconds(2), Duration.ofMillis(200), 50, true);
+        var enabled = new com.concertbooking.support.BookingProperties(properties.queue(), reservationSettings, properties.token(),
+                properties.admin(), properties.kafka(), properties.demoData());
+        HoldSweeper loop = new HoldSweeper(reservations, enabled);
+        loop.start();
+        try {
+            Instant deadline = r.heldUntil().plusSeconds(3);
+            while (!"EXPIRED".equals(storedStatus(r.reservationId())) && Instant.now().isBefore(deadline)) {
+                Thread.sleep(100);
+            }
+        } finally {
+            loop.stop();
+        }
+        assertThat(storedStatus(r.reservationId())).isEqualTo("EXPIRED");
+        assertThat(seat(r.seatId())).containsEntry("status", "AVAILABLE");
+        assertThat(outboxTypes(r.reservationId())).containsExactly("reservation-expired");
+    }
+
+    @Autowired
+    com.concertbooking.support.BookingProperties properties;
+
     private static void sleepUntil(Instant when) throws InterruptedException {
         long millis = Duration.between(Instant.now(), when).toMillis();
         if (millis > 0) {
