@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,8 +40,9 @@ import tools.jackson.databind.ObjectMapper;
  * The downstream consumer of SPEC section 7: records one {@code notification} row per event (a
  * stand-in for push messages), idempotent on the event id, so redeliveries are absorbed.
  *
- * <p>Per record, in partition order: parse and validate, insert (auto-committed), then acknowledge
- * the offset, which is committed afterwards (periodically and on rebalance). A crash between insert
+ * <p>Per partition, in order: parse and validate, insert (auto-committed; records that arrive together
+ * share one multi-row insert), then acknowledge the offsets, which are committed afterwards
+ * (periodically and on rebalance). A crash between insert
  * and commit redelivers the record; the unique event id makes that harmless.
  * Failures: a database outage is retried without limit (the event is fine; the consumer waits);
  * any other failure is retried a few times, then the record goes to the dead-letter topic with the
@@ -51,6 +53,7 @@ public class NotificationConsumer implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(NotificationConsumer.class);
     private static final int MAX_EVENT_ID = 36;
+    private static final int BATCH = 200;
     private static final Set<String> TYPES = Arrays.stream(OutboxWriter.EventType.values())
             .map(OutboxWriter.EventType::type).collect(Collectors.toUnmodifiableSet());
 
@@ -98,6 +101,12 @@ public class NotificationConsumer implements SmartLifecycle {
 
     // ------------------------------------------------------------------ lifecycle
 
+    /** Stops after the web server drained its requests, so events of the last payments still go out. */
+    @Override
+    public int getPhase() {
+        return SmartLifecycle.DEFAULT_PHASE - 4096;
+    }
+
     @Override
     public boolean isAutoStartup() {
         return properties.consumer().enabled();
@@ -111,7 +120,10 @@ public class NotificationConsumer implements SmartLifecycle {
         String group = properties.consumer().group();
         subscription = topics.ready()
                 .thenMany(Flux.defer(() -> transport.receive(group, topicNames)))
-                .concatMap(this::handle)
+                // One lane per partition (order kept within it, partitions in parallel); records that
+                // arrive together are recorded in one multi-row insert.
+                .groupBy(r -> r.topic() + "-" + r.partition())
+                .flatMap(lane -> lane.bufferTimeout(BATCH, Duration.ofMillis(5), true).concatMap(this::handleBatch), Integer.MAX_VALUE)
                 .doOnError(e -> {
                     receiveErrors.increment();
                     log.warn("Notification consumer failed, rejoining group {}: {}", group, e.toString());
@@ -139,7 +151,44 @@ public class NotificationConsumer implements SmartLifecycle {
 
     // ------------------------------------------------------------------ processing
 
-    private Mono<Void> handle(Incoming record) {
+    /**
+     * Fast path: every valid record of the batch in one INSERT IGNORE; if that fails, each record on its
+     * own with retries and dead-lettering. Offsets are acknowledged, in order, only after all of the
+     * batch is recorded or dead-lettered.
+     */
+    private Mono<Void> handleBatch(List<Incoming> batch) {
+        List<Incoming> valid = new ArrayList<>();
+        List<Parsed> parsed = new ArrayList<>();
+        List<Incoming> poison = new ArrayList<>();
+        for (Incoming record : batch) {
+            try {
+                parsed.add(parse(record.value()));
+                valid.add(record);
+            } catch (PoisonMessageException e) {
+                poison.add(record);
+            }
+        }
+        Instant now = clock.instant();
+        Mono<Void> insert = valid.isEmpty() ? Mono.empty() : store.recordAllOnce(parsed.stream().map(p -> p.notification(now)).toList())
+                .doOnNext(inserted -> {
+                    recorded.increment(inserted);
+                    duplicates.increment(valid.size() - inserted);
+                    if (inserted == valid.size()) {
+                        parsed.stream().filter(p -> p.occurredAt() != null).forEach(p -> latency.record(Duration.between(p.occurredAt(), now)));
+                    }
+                })
+                .then()
+                .onErrorResume(e -> {
+                    log.debug("Batch insert of {} notifications failed ({}); recording one by one", valid.size(), e.toString());
+                    return Flux.fromIterable(valid).concatMap(this::processWithRetries).then();
+                });
+        return insert
+                .then(Flux.fromIterable(poison).concatMap(this::processWithRetries).then())
+                .then(Mono.fromRunnable(() -> batch.forEach(Incoming::acknowledge)));
+    }
+
+    /** One record: retried as described on the class, dead-lettered if it keeps failing; never errors. */
+    private Mono<Void> processWithRetries(Incoming record) {
         int maxAttempts = Math.max(1, properties.consumer().maxAttempts());
         return Mono.defer(() -> process(record))
                 .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(500)).maxBackoff(Duration.ofSeconds(10))
@@ -153,8 +202,7 @@ public class NotificationConsumer implements SmartLifecycle {
                 .retryWhen(Retry.backoff(maxAttempts - 1, properties.consumer().retryBackoff())
                         .filter(e -> !(e instanceof PoisonMessageException))
                         .onRetryExhaustedThrow((spec, signal) -> signal.failure()))
-                .onErrorResume(e -> deadLetter(record, e))
-                .then(Mono.fromRunnable(record::acknowledge));
+                .onErrorResume(e -> deadLetter(record, e));
     }
 
     private Mono<Void> process(Incoming record) {

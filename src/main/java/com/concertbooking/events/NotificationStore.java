@@ -2,6 +2,7 @@ package com.concertbooking.events;
 
 import java.time.Instant;
 import java.time.LocalDateTime;
+import java.util.List;
 
 import com.concertbooking.support.TimeConfig;
 import org.springframework.r2dbc.core.DatabaseClient;
@@ -40,6 +41,31 @@ public class NotificationStore {
         spec = n.reservationId() == null ? spec.bindNull("reservationId", Long.class) : spec.bind("reservationId", n.reservationId());
         spec = n.paymentId() == null ? spec.bindNull("paymentId", Long.class) : spec.bind("paymentId", n.paymentId());
         return spec.fetch().rowsUpdated().map(rows -> rows > 0);
+    }
+
+    /**
+     * {@link #recordOnce} for many events in one statement (one commit): the consumer's fast path.
+     * @return how many were recorded now (the others were duplicates)
+     */
+    public Mono<Long> recordAllOnce(List<Notification> notifications) {
+        if (notifications.isEmpty()) {
+            return Mono.just(0L);
+        }
+        StringBuilder sql = new StringBuilder(
+                "INSERT IGNORE INTO notification (event_id, type, user_id, reservation_id, payment_id, created_at) VALUES ");
+        for (int i = 0; i < notifications.size(); i++) {
+            sql.append(i == 0 ? "" : ",").append("(:e").append(i).append(",:t").append(i).append(",:u").append(i)
+                    .append(",:r").append(i).append(",:p").append(i).append(",:c").append(i).append(')');
+        }
+        DatabaseClient.GenericExecuteSpec spec = db.sql(sql.toString());
+        for (int i = 0; i < notifications.size(); i++) {
+            Notification n = notifications.get(i);
+            spec = spec.bind("e" + i, n.eventId()).bind("t" + i, n.type()).bind("u" + i, n.userId())
+                    .bind("c" + i, TimeConfig.toDb(n.createdAt()));
+            spec = n.reservationId() == null ? spec.bindNull("r" + i, Long.class) : spec.bind("r" + i, n.reservationId());
+            spec = n.paymentId() == null ? spec.bindNull("p" + i, Long.class) : spec.bind("p" + i, n.paymentId());
+        }
+        return spec.fetch().rowsUpdated();
     }
 
     /** A user's notifications, newest first (at most {@code limit}). */

@@ -107,6 +107,12 @@ public class OutboxRelay implements SmartLifecycle {
 
     // ------------------------------------------------------------------ lifecycle
 
+    /** Stops after the web server drained its requests, so events of the last payments still go out. */
+    @Override
+    public int getPhase() {
+        return SmartLifecycle.DEFAULT_PHASE - 4096;
+    }
+
     @Override
     public boolean isAutoStartup() {
         return settings.enabled();
