@@ -180,7 +180,10 @@ public class ReservationService {
                         .bind("seatId", held.seatId()).bind("seatNumber", held.seatNumber()).bind("price", held.price())
                         .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
                         .filter(s -> s.returnGeneratedValues("id"))
-                        .map(r -> r.get("id", Long.class)).one())
+                        .map(r -> r.get("id", Long.class)).one()
+                        // Queue tokens are issued for any id; the users row is the check (fk_reservation_user).
+                        .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class,
+                                e -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())))
                 .flatMap(id -> db.sql("UPDATE seat SET reservation_id = :id WHERE id = :seatId")
                         .bind("id", id).bind("seatId", held.seatId())
                         .fetch().rowsUpdated()
