@@ -99,7 +99,8 @@ public class PaymentService {
                 // A retry after this payment ended the token: only a stored response for the same request may come back.
                 return storedResponse(command.userId(), key, hash)
                         .map(r -> count(new PayOutcome(r, true)))
-                        .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.TOKEN_EXPIRED, "The queue token has ended")));
+                        .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.TOKEN_EXPIRED,
+                                "The queue token has ended and no completed payment with this Idempotency-Key and body is stored")));
             }
             return Mono.error(pass.status() == QueuePass.Status.WAITING
                     ? new ApiException(ErrorCode.TOKEN_NOT_ACTIVE, "The queue token is still waiting")

@@ -180,7 +180,10 @@ public class ReservationService {
                         .bind("seatId", held.seatId()).bind("seatNumber", held.seatNumber()).bind("price", held.price())
                         .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
                         .filter(s -> s.returnGeneratedValues("id"))
-                        .map(r -> r.get("id", Long.class)).one())
+                        .map(r -> r.get("id", Long.class)).one()
+                        // Queue tokens are issued for any id; the users row is the check (fk_reservation_user).
+                        .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class,
+                                e -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())))
                 .flatMap(id -> db.sql("UPDATE seat SET reservation_id = :id WHERE id = :seatId")
                         .bind("id", id).bind("seatId", held.seatId())
                         .fetch().rowsUpdated()
@@ -219,15 +222,22 @@ public class ReservationService {
                     if (r.userId() != userId) {
                         return Mono.error(ApiException.of(ErrorCode.FORBIDDEN, "Reservation %d belongs to another user", reservationId));
                     }
-                    return switch (r.status()) {
-                        case "HELD" -> markCancelled(r, now)
-                                .then(releaseSeat(r))
-                                .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
-                                .thenReturn(r.withStatus("CANCELLED", null));
-                        case "PAID" -> refund(r, now);
-                        default -> Mono.error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE, "Reservation %d is %s",
+                    if (!List.of("HELD", "PAID").contains(r.status())) {
+                        return Mono.error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE, "Reservation %d is %s",
                                 reservationId, r.status()));
-                    };
+                    }
+                    // No cancellation (nor refund) once the show has started.
+                    return db.sql("SELECT starts_at FROM concert_date WHERE id = :id").bind("id", r.concertDateId())
+                            .map(row -> TimeConfig.fromDb(row.get("starts_at", LocalDateTime.class))).one()
+                            .flatMap(startsAt -> !startsAt.isAfter(now)
+                                    ? Mono.<Reservation>error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE,
+                                            "Concert date %d has already started", r.concertDateId()))
+                                    : "HELD".equals(r.status())
+                                    ? markCancelled(r, now)
+                                            .then(releaseSeat(r))
+                                            .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
+                                            .thenReturn(r.withStatus("CANCELLED", null))
+                                    : refund(r, now));
                 });
     }
 

@@ -42,6 +42,7 @@ import reactor.core.publisher.Mono;
  *   <li>pessimistic: transaction { SELECT ... FOR UPDATE; UPDATE }</li>
  *   <li>optimistic: SELECT version; UPDATE ... WHERE version = ?; retry on 0 rows (bounded, jittered)</li>
  *   <li>conditional: one UPDATE whose WHERE clause is the business rule (what the application does)</li>
+ *   <li>conditional in RC tx: the same inside a READ COMMITTED transaction, the shape of the service's hold</li>
  *   <li>redis-lock: SET NX PX, spin until acquired (bounded), read + write, release with a Lua check-and-delete</li>
  *   <li>redis-lock-failfast: the same, but a request that finds the lock taken gives up at once</li>
  * </ul>
@@ -64,12 +65,15 @@ public final class LockStrategyBench {
 
     final DatabaseClient db;
     final TransactionalOperator tx;
+    final TransactionalOperator readCommitted;
     final RedisReactiveCommands<String, String> redis;
     final String runId = UUID.randomUUID().toString().substring(0, 8);
 
-    LockStrategyBench(DatabaseClient db, TransactionalOperator tx, RedisReactiveCommands<String, String> redis) {
+    LockStrategyBench(DatabaseClient db, TransactionalOperator tx, TransactionalOperator readCommitted,
+                      RedisReactiveCommands<String, String> redis) {
         this.db = db;
         this.tx = tx;
+        this.readCommitted = readCommitted;
         this.redis = redis;
     }
 
@@ -80,10 +84,12 @@ public final class LockStrategyBench {
         int reps = Integer.parseInt(env("BENCH_REPS", "3"));
         ConnectionFactory factory = ConnectionFactories.get(dbUrl);
         DatabaseClient db = DatabaseClient.create(factory);
-        TransactionalOperator tx = TransactionalOperator.create(new R2dbcTransactionManager(factory));
+        var transactionManager = new R2dbcTransactionManager(factory);
+        TransactionalOperator tx = TransactionalOperator.create(transactionManager);
+        TransactionalOperator readCommitted = com.concertbooking.support.DeadlockRetry.readCommitted(transactionManager);
         RedisClient redisClient = RedisClient.create(redisUrl);
         try (StatefulRedisConnection<String, String> connection = redisClient.connect()) {
-            var bench = new LockStrategyBench(db, tx, connection.reactive());
+            var bench = new LockStrategyBench(db, tx, readCommitted, connection.reactive());
             List<Run> runs = bench.runAll(reps);
             String table = table(runs, reps);
             System.out.println(table);
@@ -106,7 +112,8 @@ public final class LockStrategyBench {
 
     List<Run> runAll(int reps) {
         setUp();
-        List<String> seatStrategies = List.of("pessimistic", "optimistic", "conditional", "redis-lock", "redis-lock-failfast");
+        List<String> seatStrategies = List.of("pessimistic", "optimistic", "conditional", "conditional in RC tx", "redis-lock",
+                "redis-lock-failfast");
         List<String> balanceStrategies = List.of("pessimistic", "optimistic", "conditional", "redis-lock", "no-lock (unsafe baseline)");
         // Warm-up: JIT, pool connections, Redis connection; not recorded.
         for (String s : seatStrategies) {
@@ -165,6 +172,7 @@ public final class LockStrategyBench {
             case "pessimistic" -> this::holdPessimistic;
             case "optimistic" -> this::holdOptimistic;
             case "conditional" -> this::holdConditional;
+            case "conditional in RC tx" -> this::holdConditionalInTransaction;
             case "redis-lock" -> (seat, request) -> holdRedis(seat, request, true);
             case "redis-lock-failfast" -> (seat, request) -> holdRedis(seat, request, false);
             default -> throw new IllegalArgumentException(strategy);
@@ -230,6 +238,11 @@ public final class LockStrategyBench {
                 .bind("until", now.plus(HOLD)).bind("r", request).bind("id", seat).bind("now", now)
                 .fetch().rowsUpdated()
                 .map(n -> new Result(n == 1 ? Outcome.WON : Outcome.LOST, 0, 0, request, seat));
+    }
+
+    /** The service's shape: the same UPDATE inside a READ COMMITTED transaction (which the service extends with its insert). */
+    Mono<Result> holdConditionalInTransaction(long seat, long request) {
+        return holdConditional(seat, request).as(readCommitted::transactional);
     }
 
     Mono<Result> holdRedis(long seat, long request, boolean wait) {

@@ -220,6 +220,25 @@ class PaymentServiceTest extends BookingTestBase {
         assertThat(outboxTypes(r.reservationId())).hasSize(2);
     }
 
+    @Test
+    void noCancellationOnceTheShowHasStarted() {
+        long user = createUser(2 * PRICE);
+        CreatedConcert concert = createConcert(5);
+        Reservation paid = hold(user, concert, 1);
+        Reservation held = hold(user, concert, 2);
+        pay(user, concert.concertId(), paid.reservationId(), null);
+        db.sql("UPDATE concert_date SET starts_at = :past WHERE id = :id")
+                .bind("past", LocalDateTime.now(ZoneOffset.UTC).minusMinutes(1)).bind("id", concert.firstDateId())
+                .fetch().rowsUpdated().block();
+
+        assertThat(codeOf(reservations.cancel(paid.reservationId(), user))).isEqualTo("RESERVATION_NOT_CANCELLABLE");
+        assertThat(codeOf(reservations.cancel(held.reservationId(), user))).isEqualTo("RESERVATION_NOT_CANCELLABLE");
+        assertThat(balance(user)).isEqualTo(PRICE);
+        assertThat(storedStatus(paid.reservationId())).isEqualTo("PAID");
+        assertThat(outboxTypes(paid.reservationId())).containsExactly("payment-completed");
+        assertThat(outboxTypes(held.reservationId())).isEmpty();
+    }
+
     /** A payment racing a cancel: either paid then refunded, or cancelled and never debited; never half of each. */
     @Test
     void paymentRacingCancelLeavesAConsistentState() {

@@ -104,6 +104,11 @@ class ReservationApiTest extends BookingTestBase {
         holdRequest(token, Map.of("userId", user, "concertDateId", date, "seatNumber", 1, "concertId", other.concertId()))
                 .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
         assertThat(count("SELECT COUNT(*) FROM reservation WHERE user_id = ?", user)).isZero();
+        // The queue issues tokens for any id; a hold needs a real user, and leaves the seat free when there is none.
+        long ghost = freshUserId();
+        holdRequest(activeToken(ghost, concert.concertId()), Map.of("userId", ghost, "concertDateId", date, "seatNumber", 5))
+                .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("USER_NOT_FOUND");
+        assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status <> 'AVAILABLE'", date)).isZero();
 
         // The other endpoints: bad ids are 400, unknown ones 404, a presented token must be this user's.
         web.get().uri("/api/v1/reservations/abc").exchange().expectStatus().isBadRequest()
