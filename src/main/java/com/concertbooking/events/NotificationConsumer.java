@@ -31,6 +31,7 @@ import org.springframework.stereotype.Component;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 import reactor.util.retry.Retry;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
@@ -123,7 +124,10 @@ public class NotificationConsumer implements SmartLifecycle {
                 // One lane per partition (order kept within it, partitions in parallel); records that
                 // arrive together are recorded in one multi-row insert.
                 .groupBy(r -> r.topic() + "-" + r.partition())
-                .flatMap(lane -> lane.bufferTimeout(BATCH, Duration.ofMillis(5), true).concatMap(this::handleBatch), Integer.MAX_VALUE)
+                // The buffer timer runs on boundedElastic, not parallel: parsing may wait on Jackson's
+                // deserializer-cache lock, which must never happen on a non-blocking thread.
+                .flatMap(lane -> lane.bufferTimeout(BATCH, Duration.ofMillis(5), Schedulers.boundedElastic(), true)
+                        .concatMap(this::handleBatch), Integer.MAX_VALUE)
                 .doOnError(e -> {
                     receiveErrors.increment();
                     log.warn("Notification consumer failed, rejoining group {}: {}", group, e.toString());
@@ -191,7 +195,9 @@ public class NotificationConsumer implements SmartLifecycle {
     private Mono<Void> processWithRetries(Incoming record) {
         int maxAttempts = Math.max(1, properties.consumer().maxAttempts());
         return Mono.defer(() -> process(record))
+                .subscribeOn(Schedulers.boundedElastic()) // parses: off the event loop that finished the batch insert
                 .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(500)).maxBackoff(Duration.ofSeconds(10))
+                        .scheduler(Schedulers.boundedElastic()) // a retry parses again: same reason as the buffer timer
                         .filter(NotificationConsumer::isInfrastructure)
                         .doBeforeRetry(s -> {
                             if (s.totalRetries() % 10 == 0) {
@@ -200,6 +206,7 @@ public class NotificationConsumer implements SmartLifecycle {
                             }
                         }))
                 .retryWhen(Retry.backoff(maxAttempts - 1, properties.consumer().retryBackoff())
+                        .scheduler(Schedulers.boundedElastic())
                         .filter(e -> !(e instanceof PoisonMessageException))
                         .onRetryExhaustedThrow((spec, signal) -> signal.failure()))
                 .onErrorResume(e -> deadLetter(record, e));
