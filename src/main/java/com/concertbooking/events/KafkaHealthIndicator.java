@@ -20,12 +20,14 @@ public class KafkaHealthIndicator extends AbstractReactiveHealthIndicator {
     private final EventTransport transport;
     private final OutboxRelay relay;
     private final NotificationConsumer consumer;
+    private final TopicInitializer topics;
 
-    public KafkaHealthIndicator(EventTransport transport, OutboxRelay relay, NotificationConsumer consumer) {
+    public KafkaHealthIndicator(EventTransport transport, OutboxRelay relay, NotificationConsumer consumer, TopicInitializer topics) {
         super("Kafka health check failed");
         this.transport = transport;
         this.relay = relay;
         this.consumer = consumer;
+        this.topics = topics;
     }
 
     @Override
@@ -35,7 +37,8 @@ public class KafkaHealthIndicator extends AbstractReactiveHealthIndicator {
                 .withDetail("outboxOldestUnsentAgeSeconds", relayStatus.oldestUnsentAge().toSeconds())
                 .withDetail("relayRunning", relayStatus.running())
                 .withDetail("relayFailing", relayStatus.failing())
-                .withDetail("consumerRunning", consumer.isRunning());
+                .withDetail("consumerRunning", consumer.isRunning())
+                .withDetail("topicsReady", topics.isDone());
         if (relayStatus.lastDeliveryAt() != null) {
             builder.withDetail("lastDeliveryAt", relayStatus.lastDeliveryAt().toString());
         }

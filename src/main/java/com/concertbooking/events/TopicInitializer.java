@@ -23,6 +23,7 @@ public class TopicInitializer {
     private static final Logger log = LoggerFactory.getLogger(TopicInitializer.class);
 
     private final Mono<Void> ready;
+    private volatile boolean done;
 
     public TopicInitializer(EventTransport transport, EventsProperties properties) {
         List<TopicSpec> specs = new ArrayList<>();
@@ -45,7 +46,13 @@ public class TopicInitializer {
                     log.error("Could not create event topics; relaying anyway (sends fail until they exist)", e);
                     return Mono.empty();
                 })
+                .doOnSuccess(v -> done = true)
                 .cache();
+    }
+
+    /** False while topic creation still waits for the broker (the relay and consumer wait with it). */
+    public boolean isDone() {
+        return done;
     }
 
     /** Completes once the topics exist (or creation failed for a reason that retrying cannot fix). */
