@@ -46,7 +46,8 @@ public class CatalogCache {
 
     @PostConstruct
     void listen() {
-        subscription = redis.listenToChannel(CHANNEL)
+        // Deferred: the listener connects lazily and keeps retrying, so Redis being down never stops the app.
+        subscription = reactor.core.publisher.Flux.defer(() -> redis.listenToChannel(CHANNEL))
                 .doOnNext(m -> local.synchronous().invalidateAll())
                 .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofSeconds(1)).maxBackoff(Duration.ofSeconds(10)))
                 .subscribe();

@@ -1,0 +1,31 @@
+package com.concertbooking.support;
+
+import java.util.concurrent.TimeoutException;
+
+import io.r2dbc.spi.R2dbcTimeoutException;
+import org.junit.jupiter.api.Test;
+import org.springframework.dao.QueryTimeoutException;
+import org.springframework.data.redis.RedisConnectionFailureException;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Overloaded or unreachable dependencies are 503 DEPENDENCY_UNAVAILABLE (with Retry-After), never 500. */
+class ProblemMappingTest {
+
+    @Test
+    void dependencyFailuresAre503() {
+        // What r2dbc-pool raises when no connection frees up within max-acquire-time (database overload).
+        var poolExhausted = new R2dbcTimeoutException("Connection acquisition timed out", new TimeoutException());
+        assertThat(ProblemExceptionHandler.toProblem(poolExhausted).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
+        assertThat(ProblemExceptionHandler.toProblem(new QueryTimeoutException("slow")).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
+        assertThat(ProblemExceptionHandler.toProblem(new RedisConnectionFailureException("down")).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
+        assertThat(ProblemExceptionHandler.toProblem(new RuntimeException(new TimeoutException())).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
+    }
+
+    @Test
+    void unknownFailuresAre500WithoutDetails() {
+        var problem = ProblemExceptionHandler.toProblem(new IllegalStateException("secret internals"));
+        assertThat(problem.code()).isEqualTo(ErrorCode.INTERNAL_ERROR);
+        assertThat(problem.detail()).doesNotContain("secret");
+    }
+}
