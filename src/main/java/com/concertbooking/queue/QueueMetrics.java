@@ -35,6 +35,7 @@ public class QueueMetrics {
 
     public void streams(Supplier<Number> openStreams) {
         Gauge.builder("booking.queue.streams", openStreams, s -> s.get().doubleValue())
+                .strongReference(true) // gauges hold their object weakly; this supplier has no other owner
                 .description("Open queue SSE streams on this instance").register(registry);
     }
 

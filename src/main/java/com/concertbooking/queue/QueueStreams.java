@@ -264,6 +264,7 @@ public class QueueStreams implements SmartLifecycle {
 
     @Override
     public boolean isRunning() {
-        return running != null;
+        Disposable d = running;
+        return d != null && !d.isDisposed(); // a loop killed by an unhandled error reports itself stopped
     }
 }

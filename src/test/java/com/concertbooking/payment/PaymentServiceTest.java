@@ -161,6 +161,32 @@ class PaymentServiceTest extends BookingTestBase {
         assertThat(balance(user)).isZero();
     }
 
+    /** Keys live 24 h: an expired record no longer binds the key (it may be reused), and the sweeper purges such records. */
+    @Test
+    void expiredKeysAreReusableAndPurged() {
+        long user = createUser(PRICE);
+        CreatedConcert concert = createConcert(5);
+        Reservation r = hold(user, concert, 1);
+        LocalDateTime longAgo = LocalDateTime.now(ZoneOffset.UTC).minusHours(25);
+        db.sql("INSERT INTO idempotency_key (user_id, idem_key, request_hash, status, response_status, response_body, created_at, expires_at) "
+                        + "VALUES (:u, 'old', 'another-request', 'COMPLETED', 200, '{}', :created, :expires)")
+                .bind("u", user).bind("created", longAgo).bind("expires", longAgo.plusHours(24)).fetch().rowsUpdated().block();
+        db.sql("INSERT INTO idempotency_key (user_id, idem_key, request_hash, status, created_at, expires_at) "
+                        + "VALUES (:u, 'stale', 'x', 'COMPLETED', :created, :expires)")
+                .bind("u", user).bind("created", longAgo).bind("expires", longAgo.plusHours(24)).fetch().rowsUpdated().block();
+
+        PayOutcome outcome = pay(user, concert.concertId(), r.reservationId(), "old");
+        assertThat(outcome.replayed()).as("the expired record is not replayed").isFalse();
+        assertThat(balance(user)).isZero();
+
+        while (reservations.purgeIdempotencyKeys().block() > 0) {
+            // bounded batches until nothing is due
+        }
+        assertThat(count("SELECT COUNT(*) FROM idempotency_key WHERE user_id = ? AND idem_key = 'stale'", user)).isZero();
+        assertThat(count("SELECT COUNT(*) FROM idempotency_key WHERE user_id = ? AND idem_key = 'old' AND status = 'COMPLETED'", user))
+                .as("the fresh record of the new payment stays").isEqualTo(1);
+    }
+
     /** Many retries with one key at once: one payment, one debit; the rest replay or are told it is in progress. */
     @Test
     void concurrentRetriesWithOneKeyPayOnce() {

@@ -2,6 +2,7 @@ package com.concertbooking.queue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 
 import com.nimbusds.jose.JWSAlgorithm;
@@ -110,6 +111,16 @@ class QueueGuardTest extends QueueTestSupport {
         // Genuine signature, but an entry id the queue never issued: not live, so expired.
         JWTClaimsSet unknownEntry = new JWTClaimsSet.Builder().subject("5").claim("cid", concert.concertId()).jwtID("never-issued").build();
         expect(seats(concert.firstDateId(), "Bearer " + sign(secret, unknownEntry)), 401, "TOKEN_EXPIRED");
+    }
+
+    @Test
+    void manyActiveTokensAtOnceForOneConcert() {
+        var concert = createConcert(12);
+        List<Long> users = List.of(freshUserId(), freshUserId(), freshUserId());
+        Map<Long, String> tokens = activeTokens(concert.concertId(), users);
+        for (long user : users) {
+            seats(concert.firstDateId(), "Bearer " + tokens.get(user)).expectStatus().isOk();
+        }
     }
 
     @Test

@@ -17,7 +17,6 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.HttpHeaders;
-import org.springframework.http.MediaType;
 import org.springframework.http.codec.ServerSentEvent;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
@@ -84,10 +83,13 @@ class QueueStreamTest extends QueueTestSupport {
                 .header(HttpHeaders.AUTHORIZATION, "Bearer " + second) // the header works as well as ?token=
                 .retrieve().bodyToFlux(EVENT).subscribe(events::add);
         try {
-            // Nothing changes, yet a position event must come at least every 5 s.
+            // Nothing changes, yet a position event must come at least every 5 s, and heartbeat comments flow.
             await().atMost(Duration.ofSeconds(9)).until(() -> events.stream().filter(e -> "position".equals(e.event())).count() >= 3);
+            await().atMost(Duration.ofSeconds(12)).until(() -> events.stream().anyMatch(e -> e.event() == null && e.comment() != null));
             assertThat(events.stream().filter(e -> "position".equals(e.event())).map(e -> e.data().get("position")).distinct().toList())
                     .containsExactly(2);
+            long positions = events.stream().filter(e -> "position".equals(e.event())).count();
+            assertThat(positions).as("keep-alive positions over the time waited").isGreaterThanOrEqualTo(3);
         } finally {
             d.dispose();
         }

@@ -113,6 +113,20 @@ public abstract class QueueTestSupport extends IntegrationTest {
         return token;
     }
 
+    /**
+     * ACTIVE tokens for many users of one concert (e.g. a race of holds): pauses ticks, joins them all, admits them
+     * all. Only these users should be waiting in that concert's queue, since admission takes the front.
+     */
+    protected Map<Long, String> activeTokens(long concertId, java.util.List<Long> userIds) {
+        policy(concertId, Map.of("admitPerTick", 0, "maxActive", Math.max(5000, userIds.size())));
+        Map<Long, String> tokens = new java.util.HashMap<>();
+        for (long user : userIds) {
+            tokens.put(user, token(user, concertId));
+        }
+        org.assertj.core.api.Assertions.assertThat(admit(concertId, userIds.size())).isEqualTo(userIds.size());
+        return tokens;
+    }
+
     private WebTestClient admin() {
         return web.mutate().defaultHeader(AdminKeyFilter.HEADER, ADMIN_KEY).build();
     }

@@ -44,8 +44,8 @@ public abstract class BookingTestBase extends QueueTestSupport {
         json.writeValueAsString(Map.of("code", "X", "status", 409));
     }
 
-    /** ACTIVE tokens for many users of one concert at once: joins in parallel, then admits them all. */
-    protected Map<Long, String> activeTokens(List<Long> users, long concertId) {
+    /** Like QueueTestSupport.activeTokens, but joins 16 at a time (2,000 users in a few seconds), then admits them all. */
+    protected Map<Long, String> activeTokensInParallel(List<Long> users, long concertId) {
         pause(concertId);
         var client = racingClient();
         Map<Long, String> tokens = reactor.core.publisher.Flux.fromIterable(users)

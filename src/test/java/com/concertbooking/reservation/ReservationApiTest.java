@@ -131,7 +131,7 @@ class ReservationApiTest extends BookingTestBase {
     void thousandSimultaneousHoldsOnOneSeat() {
         CreatedConcert concert = createConcert(1);
         List<Long> users = createUsers(1000, 0);
-        Map<Long, String> tokens = activeTokens(users, concert.concertId());
+        Map<Long, String> tokens = activeTokensInParallel(users, concert.concertId());
         var client = racingClient();
         List<String> outcomes = Flux.fromIterable(users)
                 .flatMap(u -> retryingOverload(client.post().uri("/api/v1/reservations").header(HttpHeaders.AUTHORIZATION, bearer(tokens.get(u)))
@@ -152,7 +152,7 @@ class ReservationApiTest extends BookingTestBase {
     void twoThousandUsersOverFiveHundredSeats() {
         CreatedConcert concert = createConcert(500);
         List<Long> users = createUsers(2000, 0);
-        Map<Long, String> tokens = activeTokens(users, concert.concertId());
+        Map<Long, String> tokens = activeTokensInParallel(users, concert.concertId());
         var client = racingClient();
         List<String> outcomes = Flux.range(0, users.size())
                 .flatMap(i -> retryingOverload(client.post().uri("/api/v1/reservations")

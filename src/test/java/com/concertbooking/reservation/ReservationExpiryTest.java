@@ -82,6 +82,8 @@ class ReservationExpiryTest extends BookingTestBase {
         assertThat(outboxTypes(old.reservationId())).containsExactly("reservation-expired");
         assertThat(((Number) seat(taken.seatId()).get("reservation_id")).longValue()).isEqualTo(taken.reservationId());
         assertThat(storedStatus(taken.reservationId())).isEqualTo("HELD");
+        assertThat(codeOf(payments.pay(pass(first, concert.concertId()), new PayCommand(old.reservationId(), first, null))))
+                .as("still HOLD_EXPIRED once swept").isEqualTo("HOLD_EXPIRED");
         assertThat(pay(second, concert.concertId(), taken.reservationId(), null).response().status()).isEqualTo("COMPLETED");
     }
 
