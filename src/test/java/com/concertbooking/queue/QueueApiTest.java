@@ -190,8 +190,7 @@ class QueueApiTest extends QueueTestSupport {
         admit(concert, 1);
         String tag = "concert=\"" + concert + "\"";
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
-            String body = web.get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
-                    .expectBody(String.class).returnResult().getResponseBody();
+            String body = prometheusScrape();
             assertThat(body).containsPattern("booking_queue_waiting\\{[^}]*" + tag + "[^}]*} 2\\.0")
                     .containsPattern("booking_queue_active\\{[^}]*" + tag + "[^}]*} 1\\.0")
                     .containsPattern("booking_queue_admissions_total\\{[^}]*} [1-9]")

@@ -69,9 +69,7 @@ class ReservationApiTest extends BookingTestBase {
         assertThat(outboxTypes(reservationId)).containsExactly("payment-completed", "payment-refunded");
 
         // Holds, payments and cancellations are counted for Prometheus.
-        String metrics = new String(web.mutate().codecs(c -> c.defaultCodecs().maxInMemorySize(8 * 1024 * 1024)).build()
-                .get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
-                .expectBody().returnResult().getResponseBody(), java.nio.charset.StandardCharsets.UTF_8);
+        String metrics = prometheusScrape();
         assertThat(metrics).contains("booking_holds_total{", "outcome=\"held\"", "booking_payments_total{", "outcome=\"completed\"",
                 "booking_cancellations_total{");
     }

@@ -80,6 +80,13 @@ public abstract class IntegrationTest {
                 .build();
     }
 
+    /** The Prometheus scrape page; it outgrows the API's 64 KB codec limit as meters accumulate. */
+    protected String prometheusScrape() {
+        return web.mutate().codecs(c -> c.defaultCodecs().maxInMemorySize(8 * 1024 * 1024)).build()
+                .get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                .expectBody(String.class).returnResult().getResponseBody();
+    }
+
     protected static String unique(String prefix) {
         return prefix + "-" + SEQUENCE.incrementAndGet();
     }
