@@ -19,30 +19,6 @@ import tools.jackson.databind.ObjectMapper;
 /** Shared helpers of the event tests (issue 5). */
 abstract class EventsTestSupport extends IntegrationTest {
 
-    static {
-        loadQueueScripts();
-    }
-
-    /**
-     * Workaround, reported to the queue owner: QueueStore's Lua scripts read their classpath file on
-     * first use, which happens on an event loop (the admission tick, the token filter), so BlockHound
-     * fails whichever test is running then. Computing each script's SHA here, on the test thread before
-     * any context starts, loads them once for the JVM.
-     */
-    private static void loadQueueScripts() {
-        try {
-            for (java.lang.reflect.Field f : com.concertbooking.queue.QueueStore.class.getDeclaredFields()) {
-                if (java.lang.reflect.Modifier.isStatic(f.getModifiers())
-                        && org.springframework.data.redis.core.script.RedisScript.class.isAssignableFrom(f.getType())) {
-                    f.setAccessible(true);
-                    ((org.springframework.data.redis.core.script.RedisScript<?>) f.get(null)).getSha1();
-                }
-            }
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     @Autowired
     protected OutboxWriter outboxWriter;
     @Autowired
