@@ -1,15 +1,159 @@
 package com.concertbooking.queue;
 
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.UUID;
+
+import com.concertbooking.queue.QueueStore.EntryState;
+import com.concertbooking.queue.QueueStore.Kind;
+import com.concertbooking.support.ApiException;
+import com.concertbooking.support.BookingProperties;
+import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.QueuePass;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Service;
 import reactor.core.publisher.Mono;
 
-/** Waiting queue and admissions on Redis. (Being built in the queue issue.) */
+/** Waiting queue and admissions on Redis: issuing, checking and ending queue passes. */
 @Service
 public class QueueService {
 
+    /** What a client sees of its place: the body of the token and status responses. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Ticket(String token, long userId, long concertId, String status, Long position,
+                         Long estimatedWaitSeconds, Instant activeUntil) {}
+
+    public record Issued(Ticket ticket, boolean created) {}
+
+    /** A genuine token with its entry's state now; {@code pass.status() == ENDED} when the entry is gone. */
+    public record Verified(QueuePass pass, EntryState state, Ticket ticket) {
+        public boolean live() {
+            return state.kind() != Kind.GONE;
+        }
+    }
+
+    private final QueueStore store;
+    private final TokenCodec tokens;
+    private final DatabaseClient db;
+    private final Duration tick;
+    private final AsyncCache<Long, Boolean> concerts = existenceCache();
+    private final AsyncCache<Long, Long> dateConcerts = Caffeine.newBuilder()
+            .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(100_000).buildAsync();
+
+    public QueueService(QueueStore store, TokenCodec tokens, DatabaseClient db, BookingProperties properties) {
+        this.store = store;
+        this.tokens = tokens;
+        this.db = db;
+        this.tick = properties.queue().tick();
+    }
+
+    /** Known concerts are cached for minutes (they are never deleted); unknown ones only briefly. */
+    private static AsyncCache<Long, Boolean> existenceCache() {
+        return Caffeine.newBuilder().maximumSize(100_000).expireAfter(new Expiry<Long, Boolean>() {
+            @Override
+            public long expireAfterCreate(Long key, Boolean exists, long now) {
+                return (exists ? Duration.ofMinutes(10) : Duration.ofSeconds(2)).toNanos();
+            }
+
+            @Override
+            public long expireAfterUpdate(Long key, Boolean exists, long now, long current) {
+                return expireAfterCreate(key, exists, now);
+            }
+
+            @Override
+            public long expireAfterRead(Long key, Boolean exists, long now, long current) {
+                return current;
+            }
+        }).buildAsync();
+    }
+
+    public Mono<Void> requireConcert(long concertId) {
+        return Mono.fromFuture(() -> concerts.get(concertId, (id, executor) ->
+                        db.sql("SELECT 1 AS one FROM concert WHERE id = :id").bind("id", id)
+                                .map(r -> Boolean.TRUE).one().defaultIfEmpty(Boolean.FALSE).toFuture()))
+                .flatMap(exists -> exists ? Mono.<Void>empty()
+                        : Mono.error(ApiException.of(ErrorCode.CONCERT_NOT_FOUND, "Concert %d does not exist", concertId)));
+    }
+
+    /** The concert a date belongs to (dates never move), empty for an unknown date. */
+    public Mono<Long> concertOfDate(long concertDateId) {
+        return Mono.fromFuture(() -> dateConcerts.get(concertDateId, (id, executor) ->
+                        db.sql("SELECT concert_id FROM concert_date WHERE id = :id").bind("id", id)
+                                .map(r -> r.get("concert_id", Long.class)).one().toFuture()));
+    }
+
+    /** Issue a token, or report the live one this user already has for this concert (same place, same entry). */
+    public Mono<Issued> issue(long userId, long concertId) {
+        return requireConcert(concertId)
+                .then(Mono.defer(() -> store.join(concertId, userId, UUID.randomUUID().toString())))
+                .map(joined -> new Issued(ticket(tokens.sign(userId, concertId, joined.entryId()), userId, concertId, joined.state(),
+                        estimateSeconds(joined.state(), joined.observedRate(), joined.admitPerTick())), joined.created()));
+    }
+
+    /** Verify signature and liveness; a poll like this one counts as presence. */
+    public Mono<Verified> verify(String token) {
+        TokenCodec.Claims claims;
+        try {
+            claims = tokens.verify(token);
+        } catch (ApiException e) {
+            return Mono.error(e);
+        }
+        return store.states(claims.concertId(), List.of(new QueueStore.Member(claims.userId(), claims.entryId())), true)
+                .map(batch -> {
+                    EntryState state = batch.states().get(0);
+                    QueuePass.Status status = switch (state.kind()) {
+                        case WAITING -> QueuePass.Status.WAITING;
+                        case ACTIVE -> QueuePass.Status.ACTIVE;
+                        case GONE -> QueuePass.Status.ENDED;
+                    };
+                    QueuePass pass = new QueuePass(claims.userId(), claims.concertId(), claims.entryId(), status);
+                    Long est = estimateSeconds(state, batch.observedRate(), batch.admitPerTick());
+                    return new Verified(pass, state, ticket(token, claims.userId(), claims.concertId(), state, est));
+                });
+    }
+
+    /** Leave the queue (or give up an active pass). */
+    public Mono<Void> leave(QueuePass pass) {
+        return store.leave(pass.concertId(), pass.userId(), pass.entryId()).then();
+    }
+
     /** Ends a pass after payment: the ACTIVE slot is freed and the token is dead from now on. */
     public Mono<Void> endPass(QueuePass pass) {
-        return Mono.empty();
+        return store.leave(pass.concertId(), pass.userId(), pass.entryId()).then();
+    }
+
+    /**
+     * Seconds until admission at the observed admission rate; before anything was observed, at the configured
+     * rate; null when the queue is paused and nothing is moving (the wait is then unknown).
+     */
+    public Long estimateSeconds(EntryState state, double observedPerSecond, int admitPerTick) {
+        if (state.kind() == Kind.ACTIVE) {
+            return 0L;
+        }
+        if (state.kind() != Kind.WAITING) {
+            return null;
+        }
+        if (observedPerSecond > 0) {
+            return (long) Math.ceil(state.position() / observedPerSecond);
+        }
+        if (admitPerTick > 0) {
+            long ticks = (state.position() + admitPerTick - 1) / admitPerTick;
+            return (long) Math.ceil(ticks * tick.toMillis() / 1000.0);
+        }
+        return null;
+    }
+
+    static Ticket ticket(String token, long userId, long concertId, EntryState state, Long estimate) {
+        return switch (state.kind()) {
+            case WAITING -> new Ticket(token, userId, concertId, "WAITING", state.position(), estimate, null);
+            case ACTIVE -> new Ticket(token, userId, concertId, "ACTIVE", null, 0L, state.activeUntil().truncatedTo(ChronoUnit.MILLIS));
+            case GONE -> new Ticket(token, userId, concertId, "EXPIRED", null, null, null);
+        };
     }
 }

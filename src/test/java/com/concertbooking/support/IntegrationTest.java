@@ -16,6 +16,8 @@ import org.springframework.context.annotation.Import;
 import org.springframework.http.MediaType;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.test.context.ActiveProfiles;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.web.reactive.function.client.WebClient;
 import reactor.netty.http.client.HttpClient;
@@ -43,8 +45,20 @@ public abstract class IntegrationTest {
     private static final ConnectionProvider MANY_CONNECTIONS = ConnectionProvider.builder("tests")
             .maxConnections(2000).pendingAcquireMaxCount(-1).pendingAcquireTimeout(Duration.ofSeconds(60)).build();
 
+    /**
+     * One id per test JVM. Events of this run go to topics and a consumer group of their own, so test
+     * runs sharing a broker (and a database name) never consume each other's events.
+     */
+    public static final String RUN_ID = Long.toString(System.currentTimeMillis(), 36);
+
     static {
         NoBlockingOnEventLoops.install();
+    }
+
+    @DynamicPropertySource
+    static void eventsOfThisRun(DynamicPropertyRegistry registry) {
+        registry.add("booking.events.topic-prefix", () -> "it-" + RUN_ID + ".");
+        registry.add("booking.events.consumer.group", () -> "it-" + RUN_ID + "-notifications");
     }
 
     @Autowired
@@ -64,6 +78,13 @@ public abstract class IntegrationTest {
                 .baseUrl("http://127.0.0.1:" + port)
                 .clientConnector(new ReactorClientHttpConnector(HttpClient.create(MANY_CONNECTIONS).responseTimeout(Duration.ofSeconds(60))))
                 .build();
+    }
+
+    /** The Prometheus scrape page; it outgrows the API's 64 KB codec limit as meters accumulate. */
+    protected String prometheusScrape() {
+        return web.mutate().codecs(c -> c.defaultCodecs().maxInMemorySize(8 * 1024 * 1024)).build()
+                .get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                .expectBody(String.class).returnResult().getResponseBody();
     }
 
     protected static String unique(String prefix) {

@@ -31,6 +31,13 @@ public final class NoBlockingOnEventLoops {
                 .allowBlockingCallsInside("java.lang.ClassLoader", "loadClass")
                 // Netty loads the zstd native library once, in a static initialiser, for the test client's decompression.
                 .allowBlockingCallsInside("io.netty.handler.codec.compression.Zstd", "<clinit>")
+                // Lettuce guards its writer count with a ReentrantLock held for a few field updates; under contention it
+                // parks for microseconds, never on I/O (redis/lettuce#2510). Any concurrent Redis use can hit it.
+                .allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "incrementWriters")
+                .allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "decrementWriters")
+                // Spring Data Redis takes a ReentrantLock on every getReactiveConnection() to hand out the shared
+                // connection; the connect inside it happens once, at start-up (queue.RedisWarmup), off the event loops.
+                .allowBlockingCallsInside("org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory", "doInLock")
                 // SecureRandom seeding (UUIDs, JWT) reads /dev/urandom, which does not block.
                 .allowBlockingCallsInside("java.security.SecureRandom", "nextBytes")
                 .allowBlockingCallsInside("java.util.UUID", "randomUUID")

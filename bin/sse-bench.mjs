@@ -1,0 +1,181 @@
+// SSE capacity probe for the waiting queue: opens N concurrent streams against one instance, then measures
+// server heap and CPU, the client's CPU, and Redis commands/s (INFO commandstats) while they are held:
+//   idle   - nobody moves: only keep-alive positions and presence refreshes flow
+//   moving - the queue admits every tick: every stream gets a new position every second
+// and the fan-out delay of one operator admission to all open streams.
+// Usage: node bin/sse-bench.mjs --base http://127.0.0.1:18081 --pid <app pid> --redis-port 16380 --streams 5000 --hold 20
+import http from 'node:http';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const base = new URL(args.base ?? 'http://127.0.0.1:18081');
+const pid = Number(args.pid);
+const redisPort = args['redis-port'] ?? '16380';
+const redisDb = args['redis-db'] ?? '0';
+const N = Number(args.streams ?? 1000);
+const HOLD = Number(args.hold ?? 20);
+const ADMIN = args['admin-key'] ?? 'dev-admin-key';
+const api = new http.Agent({ keepAlive: true, maxSockets: 128 });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function call(method, path, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request({ host: base.hostname, port: base.port, path, method, agent: api, timeout: 30000,
+      headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    if (data) req.write(data);
+    req.end();
+  });
+}
+const admin = (method, path, body) => call(method, path, body, { 'x-admin-key': ADMIN });
+
+async function pool(n, concurrency, fn) {
+  const out = new Array(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
+    while (next < n) { const i = next++; out[i] = await fn(i); }
+  }));
+  return out;
+}
+
+function cpuSeconds() { // utime + stime of the app, in seconds (clock ticks of 1/100 s)
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+function commandstats() {
+  const text = execFileSync('redis-cli', ['-p', redisPort, 'INFO', 'commandstats'], { encoding: 'utf8' });
+  const calls = {};
+  for (const m of text.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) calls[m[1]] = Number(m[2]);
+  return calls;
+}
+function redisCpuSeconds() { // used_cpu_sys + used_cpu_user of the Redis server
+  const text = execFileSync('redis-cli', ['-p', redisPort, 'INFO', 'cpu'], { encoding: 'utf8' });
+  return Number(/used_cpu_sys:([\d.]+)/.exec(text)[1]) + Number(/used_cpu_user:([\d.]+)/.exec(text)[1]);
+}
+async function metric(name, tag) {
+  const r = await call('GET', `/actuator/metrics/${name}${tag ? `?tag=${tag}` : ''}`);
+  return r.json.measurements[0].value;
+}
+async function liveHeapMb() {
+  execFileSync('jcmd', [String(pid), 'GC.run'], { stdio: 'ignore' });
+  await sleep(500);
+  return (await metric('jvm.memory.used', 'area:heap')) / 1048576;
+}
+
+async function window(label, seconds) {
+  const rc0 = redisCpuSeconds();
+  const r0 = commandstats(), c0 = cpuSeconds(), u0 = process.cpuUsage(), t0 = Date.now(), e0 = events.total;
+  await sleep(seconds * 1000);
+  const rc1 = redisCpuSeconds();
+  const r1 = commandstats(), c1 = cpuSeconds(), u1 = process.cpuUsage(), wall = (Date.now() - t0) / 1000;
+  const perCmd = Object.fromEntries(Object.keys(r1).map((k) => [k, ((r1[k] - (r0[k] ?? 0)) / wall)]).filter(([, v]) => v > 0.05)
+    .sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+  const total = Object.values(perCmd).reduce((a, b) => a + b, 0);
+  // Commands the app sends itself (round trips); the rest run inside its Lua scripts. 'info' is this probe.
+  const direct = ['evalsha', 'eval', 'mget', 'smembers', 'exists'].reduce((a, k) => a + (perCmd[k] ?? 0), 0);
+  const clientCpu = ((u1.user - u0.user) + (u1.system - u0.system)) / 1e6 / wall;
+  const res = { label, seconds: Math.round(wall), open: open.size, serverCpuCores: +((c1 - c0) / wall).toFixed(3),
+    clientCpuCores: +clientCpu.toFixed(3), redisCpuCores: +((rc1 - rc0) / wall).toFixed(3), redisCmdsPerSec: Math.round(total * 10) / 10,
+    redisRoundTripsPerSec: Math.round(direct * 10) / 10, redisInScriptCmdsPerSec: Math.round((total - direct - (perCmd.info ?? 0)) * 10) / 10,
+    redisByCommand: perCmd,
+    sseEventsPerSec: Math.round((events.total - e0) / wall) };
+  console.log(JSON.stringify(res));
+  return res;
+}
+
+const open = new Map();  // index -> request
+const lastPos = new Map();
+const events = { total: 0, waiters: [] };
+let retried = 0;
+function openStream(i, token, retries = 0) {
+  if (retries > 0) retried++;
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: base.hostname, port: base.port, agent: false,
+      path: `/api/v1/queues/stream?token=${encodeURIComponent(token)}`, headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode === 503 && retries < 5) { // Retry-After: like a client, try again shortly
+        res.resume();
+        open.delete(i);
+        setTimeout(() => openStream(i, token, retries + 1).then(resolve, reject), 1000 + Math.random() * 1000);
+        return;
+      }
+      if (res.statusCode !== 200) { reject(new Error(`stream ${i}: HTTP ${res.statusCode}`)); return; }
+      res.setEncoding('utf8');
+      let buf = '';
+      let first = true;
+      res.on('data', (chunk) => {
+        buf += chunk;
+        let cut;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut); buf = buf.slice(cut + 2);
+          const ev = /^event:(.*)$/m.exec(block)?.[1];
+          const data = /^data:(.*)$/m.exec(block)?.[1];
+          if (!ev) continue;
+          events.total++;
+          if (ev === 'position') lastPos.set(i, JSON.parse(data).position);
+          if (first) { first = false; resolve(); }
+          for (const w of events.waiters) w(i);
+        }
+      });
+      res.on('end', () => open.delete(i));
+    });
+    req.on('error', (e) => { open.delete(i); reject(e); });
+    open.set(i, req);
+  });
+}
+
+const concert = await admin('POST', '/api/v1/admin/concerts', { name: `sse-bench-${Date.now()}`, description: 'bench',
+  dates: [{ startsAt: new Date(Date.now() + 30 * 864e5).toISOString().replace(/\.\d+Z$/, 'Z'), venue: `bench-hall-${Date.now()}`, seats: [{ grade: 'R', price: 1000, count: 10 }] }] });
+const concertId = concert.json.concertId;
+await admin('PUT', `/api/v1/admin/queues/${concertId}/policy`, { admitPerTick: 0, maxActive: 1000000 });
+const heapBefore = await liveHeapMb();
+const userBase = 900_000_000 + Math.floor(Math.random() * 1e8);
+let t = Date.now();
+const tokens = await pool(N, 128, async (i) => (await call('POST', '/api/v1/queues/token', { userId: userBase + i, concertId })).json.token);
+const joinSeconds = (Date.now() - t) / 1000;
+t = Date.now();
+await pool(N, 200, (i) => openStream(i, tokens[i]));
+const openSeconds = (Date.now() - t) / 1000;
+await sleep(2000);
+const serverStreams = await metric('booking.queue.streams');
+console.log(JSON.stringify({ streams: N, serverStreams, joinSeconds, openSeconds, openRetriesAfter503: retried, concertId }));
+
+const idle = await window('idle', HOLD);
+const heapWith = await liveHeapMb();
+
+// Fan-out delay: one operator admission of 10; time until every still-waiting stream shows its new place.
+const expected = new Map();
+for (const [i, p] of lastPos) if (p > 10) expected.set(i, p - 10);
+const pending = new Set(expected.keys());
+const delays = [];
+t = Date.now();
+const allSeen = new Promise((resolve) => {
+  events.waiters.push((i) => {
+    if (pending.has(i) && lastPos.get(i) === expected.get(i)) { pending.delete(i); delays.push(Date.now() - t); if (pending.size === 0) resolve(); }
+  });
+});
+await admin('POST', `/api/v1/admin/queues/${concertId}/admit`, { count: 10 });
+await Promise.race([allSeen, sleep(30000)]);
+delays.sort((a, b) => a - b);
+const q = (p) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))];
+const fanout = { reached: delays.length, of: expected.size, p50ms: q(0.5), p99ms: q(0.99), maxms: delays[delays.length - 1] };
+console.log(JSON.stringify({ fanout }));
+
+await admin('PUT', `/api/v1/admin/queues/${concertId}/policy`, { admitPerTick: 20, maxActive: 1000000 });
+const moving = await window('moving', HOLD);
+await admin('PUT', `/api/v1/admin/queues/${concertId}/policy`, { admitPerTick: 0, maxActive: 1000000 });
+
+console.log(JSON.stringify({ summary: { streams: N, loadavg: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '), heapBeforeMb: +heapBefore.toFixed(1), heapWithStreamsMb: +heapWith.toFixed(1),
+  heapPerStreamKb: +(((heapWith - heapBefore) * 1024) / N).toFixed(2), idle, moving, fanout } }));
+for (const req of open.values()) req.destroy();
+await sleep(3000);
+console.log(JSON.stringify({ afterClose: { serverStreams: await metric('booking.queue.streams') } }));
+api.destroy();
+process.exit(0);

@@ -1,0 +1,60 @@
+package com.concertbooking.payment;
+
+import com.concertbooking.payment.PaymentService.PayCommand;
+import com.concertbooking.payment.PaymentService.PaymentResponse;
+import com.concertbooking.support.ApiException;
+import com.concertbooking.support.ErrorCode;
+import com.concertbooking.support.QueuePass;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Positive;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Mono;
+
+@RestController
+@RequestMapping("/api/v1/payments")
+public class PaymentController {
+
+    public static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+    /** Marks a response that was replayed from the idempotency store rather than executed again. */
+    public static final String REPLAYED = "Idempotent-Replayed";
+    private static final int MAX_KEY_LENGTH = 100; // idempotency_key.idem_key
+
+    private final PaymentService payments;
+
+    public PaymentController(PaymentService payments) {
+        this.payments = payments;
+    }
+
+    public record PayRequest(@NotNull @Positive Long reservationId, @NotNull @Positive Long userId) {}
+
+    @PostMapping(path = "/pay", consumes = MediaType.APPLICATION_JSON_VALUE)
+    public Mono<ResponseEntity<PaymentResponse>> pay(@Valid @RequestBody PayRequest request,
+                                                     @RequestHeader(name = IDEMPOTENCY_KEY, required = false) String key,
+                                                     ServerWebExchange exchange) {
+        String idempotencyKey = validKey(key);
+        QueuePass pass = QueuePass.of(exchange)
+                .orElseThrow(() -> new ApiException(ErrorCode.TOKEN_MISSING, "An ACTIVE queue token is required"));
+        return payments.pay(pass, new PayCommand(request.reservationId(), request.userId(), idempotencyKey))
+                .map(outcome -> outcome.replayed()
+                        ? ResponseEntity.ok().header(REPLAYED, "true").body(outcome.response())
+                        : ResponseEntity.ok(outcome.response()));
+    }
+
+    static String validKey(String key) {
+        if (key == null) {
+            return null;
+        }
+        if (key.isEmpty() || key.length() > MAX_KEY_LENGTH || !key.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+            throw ApiException.validation(IDEMPOTENCY_KEY + " must be 1-" + MAX_KEY_LENGTH + " visible ASCII characters");
+        }
+        return key;
+    }
+}

@@ -1,0 +1,90 @@
+package com.concertbooking.queue;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import com.concertbooking.support.BookingProperties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * Runs the admission step for every concert with a queue. Every instance runs it, twice per tick: the
+ * admit script claims the tick's slot in Redis, so exactly one call per slot and concert admits (the
+ * others only read counts for the gauges). An instance that dies simply stops competing for slots.
+ */
+@Component
+public class AdmissionScheduler implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(AdmissionScheduler.class);
+
+    private final QueueStore store;
+    private final QueueMetrics metrics;
+    private final Duration period;
+    private volatile Disposable running;
+    private volatile long lastFailureLog;
+
+    public AdmissionScheduler(QueueStore store, QueueMetrics metrics, BookingProperties properties) {
+        this.store = store;
+        this.metrics = metrics;
+        // Half the tick: a late timer never makes a whole slot go by unclaimed.
+        this.period = Duration.ofMillis(Math.max(50, properties.queue().tick().toMillis() / 2));
+    }
+
+    /** One pass over all concerts with a queue; results of the concerts this call admitted in or looked at. */
+    public Mono<List<QueueStore.TickResult>> tickAll() {
+        return store.concerts()
+                .flatMap(concertId -> store.tick(concertId).onErrorResume(e -> {
+                    logFailure(e);
+                    return Mono.empty();
+                }), 16)
+                .doOnNext(metrics::record)
+                .collectList()
+                .doOnNext(results -> {
+                    Set<Long> live = new HashSet<>();
+                    results.forEach(r -> live.add(r.concertId()));
+                    metrics.retain(live);
+                });
+    }
+
+    @Override
+    public void start() {
+        running = Flux.interval(period, period, Schedulers.parallel())
+                .onBackpressureDrop()
+                .concatMap(i -> tickAll().onErrorResume(e -> {
+                    logFailure(e);
+                    return Mono.empty();
+                }), 1)
+                .subscribe();
+    }
+
+    private void logFailure(Throwable e) {
+        long now = System.currentTimeMillis();
+        if (now - lastFailureLog > 10_000) { // Redis down means a failure every tick: log it now and then
+            lastFailureLog = now;
+            log.warn("queue admission pass failed: {}", e.toString());
+        }
+    }
+
+    @Override
+    public void stop() {
+        Disposable d = running;
+        if (d != null) {
+            d.dispose();
+        }
+        running = null;
+    }
+
+    @Override
+    public boolean isRunning() {
+        Disposable d = running;
+        return d != null && !d.isDisposed(); // a loop killed by an unhandled error reports itself stopped
+    }
+}

@@ -1,0 +1,107 @@
+package com.concertbooking.queue;
+
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.text.ParseException;
+import java.util.Date;
+
+import com.concertbooking.support.ApiException;
+import com.concertbooking.support.BookingProperties;
+import com.concertbooking.support.ErrorCode;
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.MACSigner;
+import com.nimbusds.jose.crypto.MACVerifier;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+
+/**
+ * Queue tokens: HS256 JWTs naming user ({@code sub}), concert ({@code cid}) and queue entry ({@code jti}).
+ * The claims carry no issue time, so the same entry always yields the same token (re-asking is idempotent);
+ * a token lives exactly as long as its entry in Redis, which the guard checks on every use.
+ */
+@Component
+public class TokenCodec {
+
+    private static final Logger log = LoggerFactory.getLogger(TokenCodec.class);
+    static final int MIN_SECRET_BYTES = 32;
+    private static final JWSHeader HEADER = new JWSHeader.Builder(JWSAlgorithm.HS256).type(JOSEObjectType.JWT).build();
+
+    public record Claims(long userId, long concertId, String entryId) {}
+
+    private final MACSigner signer;
+    private final MACVerifier verifier;
+
+    public TokenCodec(BookingProperties properties) {
+        byte[] secret = secret(properties.token() == null ? null : properties.token().secret());
+        try {
+            this.signer = new MACSigner(secret);
+            this.verifier = new MACVerifier(secret);
+        } catch (JOSEException e) {
+            throw new IllegalStateException("booking.token.secret is unusable", e);
+        }
+    }
+
+    static byte[] secret(String configured) {
+        if (configured == null || configured.isEmpty()) {
+            log.warn("booking.token.secret is empty: using a random secret for this run; tokens die on restart and "
+                    + "are not accepted by other instances (set it in production)");
+            byte[] random = new byte[MIN_SECRET_BYTES];
+            new SecureRandom().nextBytes(random);
+            return random;
+        }
+        byte[] bytes = configured.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length < MIN_SECRET_BYTES) {
+            throw new IllegalStateException("booking.token.secret must be at least " + MIN_SECRET_BYTES + " bytes (HS256)");
+        }
+        return bytes;
+    }
+
+    public String sign(long userId, long concertId, String entryId) {
+        JWTClaimsSet claims = new JWTClaimsSet.Builder()
+                .subject(Long.toString(userId))
+                .claim("cid", concertId)
+                .jwtID(entryId)
+                .build();
+        SignedJWT jwt = new SignedJWT(HEADER, claims);
+        try {
+            jwt.sign(signer);
+        } catch (JOSEException e) {
+            throw new IllegalStateException("token signing failed", e);
+        }
+        return jwt.serialize();
+    }
+
+    /** Signature and shape only; whether the entry is still live is the queue's question. */
+    public Claims verify(String token) {
+        try {
+            SignedJWT jwt = SignedJWT.parse(token);
+            if (!JWSAlgorithm.HS256.equals(jwt.getHeader().getAlgorithm()) || !jwt.verify(verifier)) {
+                throw invalid();
+            }
+            JWTClaimsSet claims = jwt.getJWTClaimsSet();
+            Date exp = claims.getExpirationTime();
+            if (exp != null && exp.getTime() <= System.currentTimeMillis()) {
+                throw new ApiException(ErrorCode.TOKEN_EXPIRED, "The queue token has expired");
+            }
+            long userId = Long.parseLong(claims.getSubject());
+            Object cid = claims.getClaim("cid");
+            String entryId = claims.getJWTID();
+            if (userId <= 0 || !(cid instanceof Number concert) || concert.longValue() <= 0 || entryId == null || entryId.isBlank()) {
+                throw invalid();
+            }
+            return new Claims(userId, concert.longValue(), entryId);
+        } catch (ParseException | JOSEException | NumberFormatException | IllegalStateException e) {
+            throw invalid();
+        }
+    }
+
+    private static ApiException invalid() {
+        return new ApiException(ErrorCode.TOKEN_INVALID, "The queue token is malformed or not signed by this service");
+    }
+}

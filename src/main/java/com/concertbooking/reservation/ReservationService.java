@@ -1,0 +1,325 @@
+package com.concertbooking.reservation;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.concertbooking.catalog.CatalogStore;
+import com.concertbooking.events.OutboxWriter;
+import com.concertbooking.events.OutboxWriter.EventType;
+import com.concertbooking.support.ApiException;
+import com.concertbooking.support.BookingProperties;
+import com.concertbooking.support.DeadlockRetry;
+import com.concertbooking.support.ErrorCode;
+import com.concertbooking.support.QueuePass;
+import com.concertbooking.support.TimeConfig;
+import com.concertbooking.wallet.WalletStore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.r2dbc.spi.Readable;
+import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.ReactiveTransactionManager;
+import org.springframework.transaction.reactive.TransactionalOperator;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/**
+ * Seat holds, cancellations and hold expiry.
+ *
+ * <p>The seat row is the single source of truth for "who has this seat": a hold is one conditional
+ * UPDATE of that row (free = AVAILABLE, or HELD with a past {@code held_until}), so the database, not
+ * application code, guarantees one live hold or sale per seat, and an expired hold is free at once
+ * without waiting for the sweeper. Lock order everywhere is reservation, then seat, then user.
+ */
+@Service
+public class ReservationService {
+
+    /** A reservation as the API shows it; paidAt only once paid, refunded only in a cancel response. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Reservation(long reservationId, long userId, long concertId, long concertDateId, long seatId, int seatNumber,
+                              long price, String status, Instant heldUntil, Instant paidAt, Long refunded) {
+
+        Reservation withStatus(String newStatus, Long refundedAmount) {
+            return new Reservation(reservationId, userId, concertId, concertDateId, seatId, seatNumber, price, newStatus,
+                    heldUntil, paidAt, refundedAmount);
+        }
+
+        /** The outbox payload shared by all reservation events (the event consumer reads userId, reservationId, paymentId). */
+        public Map<String, Object> eventPayload(Long paymentId) {
+            Map<String, Object> payload = new LinkedHashMap<>();
+            payload.put("userId", userId);
+            payload.put("reservationId", reservationId);
+            if (paymentId != null) {
+                payload.put("paymentId", paymentId);
+            }
+            payload.put("concertId", concertId);
+            payload.put("concertDateId", concertDateId);
+            payload.put("seatId", seatId);
+            payload.put("seatNumber", seatNumber);
+            payload.put("amount", price);
+            return payload;
+        }
+    }
+
+    public record HoldCommand(long userId, long concertDateId, int seatNumber, Long concertId) {}
+
+    private record SeatTarget(long concertId, Instant startsAt, Long seatId, Long price, boolean free) {}
+
+    static final String COLUMNS = "id, user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, paid_at";
+    static final int LIST_LIMIT = 500;
+
+    private final DatabaseClient db;
+    private final TransactionalOperator tx;
+    private final OutboxWriter outbox;
+    private final WalletStore wallets;
+    private final BookingProperties.Reservation settings;
+    private final Clock clock;
+    private final MeterRegistry meters;
+
+    public ReservationService(DatabaseClient db, ReactiveTransactionManager transactions, OutboxWriter outbox, WalletStore wallets,
+                              BookingProperties properties, Clock clock, MeterRegistry meters) {
+        this.db = db;
+        this.tx = DeadlockRetry.readCommitted(transactions);
+        this.outbox = outbox;
+        this.wallets = wallets;
+        this.settings = properties.reservation();
+        this.clock = clock;
+        this.meters = meters;
+    }
+
+    /** Maps a reservation row; a HELD one past its held_until is shown EXPIRED even before the sweeper marks it. */
+    static Reservation map(Readable r, Instant now) {
+        String status = r.get("status", String.class);
+        Instant heldUntil = TimeConfig.fromDb(r.get("held_until", LocalDateTime.class));
+        if ("HELD".equals(status) && !heldUntil.isAfter(now)) {
+            status = "EXPIRED";
+        }
+        return new Reservation(r.get("id", Long.class), r.get("user_id", Long.class), r.get("concert_id", Long.class),
+                r.get("concert_date_id", Long.class), r.get("seat_id", Long.class), r.get("seat_number", Integer.class),
+                r.get("price", Long.class), status, heldUntil, TimeConfig.fromDb(r.get("paid_at", LocalDateTime.class)), null);
+    }
+
+    /** The reservation as stored (status not adjusted for expiry). */
+    public Mono<Reservation> find(long reservationId) {
+        return db.sql("SELECT " + COLUMNS + " FROM reservation WHERE id = :id").bind("id", reservationId)
+                .map(r -> map(r, Instant.MIN)).one();
+    }
+
+    // ---------------------------------------------------------------- hold
+
+    public Mono<Reservation> hold(QueuePass pass, HoldCommand command) {
+        return Mono.defer(() -> holdNow(pass, command));
+    }
+
+    private Mono<Reservation> holdNow(QueuePass pass, HoldCommand command) {
+        pass.requireUser(command.userId());
+        if (command.concertId() != null) {
+            pass.requireConcert(command.concertId());
+        }
+        Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
+        Instant heldUntil = now.plus(settings.holdDuration());
+        // Immutable facts (seat id, price, the date's concert) are read before the transaction; the
+        // transaction itself is one conditional UPDATE plus the reservation insert.
+        return target(command, now)
+                .flatMap(target -> {
+                    pass.requireConcert(target.concertId());
+                    if (target.seatId() == null) {
+                        return Mono.error(ApiException.of(ErrorCode.SEAT_NOT_FOUND, "Seat %d does not exist on concert date %d",
+                                command.seatNumber(), command.concertDateId()));
+                    }
+                    if (!target.startsAt().isAfter(now)) {
+                        return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Concert date %d has already started", command.concertDateId()));
+                    }
+                    if (!target.free()) {
+                        // A plain read turns away most losers of a stampede without a transaction; the
+                        // conditional UPDATE below stays the guarantee for those that got past it together.
+                        return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", command.seatNumber()));
+                    }
+                    Reservation held = new Reservation(0, command.userId(), target.concertId(), command.concertDateId(), target.seatId(),
+                            command.seatNumber(), target.price(), "HELD", heldUntil, null, null);
+                    return Mono.defer(() -> holdTx(held, now)).as(tx::transactional).retryWhen(DeadlockRetry.backoff());
+                })
+                .doOnSuccess(r -> meters.counter("booking.holds", "outcome", "held").increment())
+                .doOnError(ApiException.class, e -> meters.counter("booking.holds", "outcome", e.code().name()).increment());
+    }
+
+    private Mono<SeatTarget> target(HoldCommand command, Instant now) {
+        return db.sql("SELECT d.concert_id, d.starts_at, s.id AS seat_id, s.price, CASE WHEN " + CatalogStore.SEAT_IS_FREE
+                        + " THEN 1 ELSE 0 END AS free "
+                        + "FROM concert_date d LEFT JOIN seat s ON s.concert_date_id = d.id AND s.seat_number = :number WHERE d.id = :dateId")
+                .bind("dateId", command.concertDateId())
+                .bind("number", command.seatNumber())
+                .bind("now", TimeConfig.toDb(now))
+                .map(r -> new SeatTarget(r.get("concert_id", Long.class), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
+                        r.get("seat_id", Long.class), r.get("price", Long.class), Integer.valueOf(1).equals(r.get("free", Integer.class))))
+                .one()
+                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist",
+                        command.concertDateId())));
+    }
+
+    private Mono<Reservation> holdTx(Reservation held, Instant now) {
+        // The WHERE clause is the whole concurrency control: of N racing statements exactly one finds the
+        // seat free; the others wait for its row lock, re-read the committed row and match nothing.
+        Mono<Long> take = db.sql("UPDATE seat s SET s.status = 'HELD', s.held_until = :heldUntil, s.reservation_id = NULL, "
+                        + "s.version = s.version + 1 WHERE s.id = :seatId AND " + CatalogStore.SEAT_IS_FREE)
+                .bind("heldUntil", TimeConfig.toDb(held.heldUntil()))
+                .bind("seatId", held.seatId())
+                .bind("now", TimeConfig.toDb(now))
+                .fetch().rowsUpdated();
+        return take.flatMap(n -> n == 1 ? Mono.just(n)
+                        : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())))
+                .then(db.sql("""
+                                INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
+                                VALUES (:userId, :concertId, :dateId, :seatId, :seatNumber, :price, 'HELD', :heldUntil, :now)""")
+                        .bind("userId", held.userId()).bind("concertId", held.concertId()).bind("dateId", held.concertDateId())
+                        .bind("seatId", held.seatId()).bind("seatNumber", held.seatNumber()).bind("price", held.price())
+                        .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
+                        .filter(s -> s.returnGeneratedValues("id"))
+                        .map(r -> r.get("id", Long.class)).one()
+                        // Queue tokens are issued for any id; the users row is the check (fk_reservation_user).
+                        .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class,
+                                e -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())))
+                .flatMap(id -> db.sql("UPDATE seat SET reservation_id = :id WHERE id = :seatId")
+                        .bind("id", id).bind("seatId", held.seatId())
+                        .fetch().rowsUpdated()
+                        .thenReturn(new Reservation(id, held.userId(), held.concertId(), held.concertDateId(), held.seatId(),
+                                held.seatNumber(), held.price(), "HELD", held.heldUntil(), null, null)));
+    }
+
+    // ---------------------------------------------------------------- list
+
+    public Mono<List<Reservation>> list(long userId) {
+        Instant now = clock.instant();
+        return db.sql("SELECT " + COLUMNS + " FROM reservation WHERE user_id = :userId ORDER BY id DESC LIMIT " + LIST_LIMIT)
+                .bind("userId", userId)
+                .map(r -> map(r, now))
+                .all().collectList()
+                .flatMap(list -> !list.isEmpty() ? Mono.just(list) : wallets.balance(userId)
+                        .map(b -> list)
+                        .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", userId))));
+    }
+
+    // ---------------------------------------------------------------- cancel
+
+    public Mono<Reservation> cancel(long reservationId, long userId) {
+        return Mono.defer(() -> cancelTx(reservationId, userId, clock.instant().truncatedTo(ChronoUnit.MICROS)))
+                .as(tx::transactional)
+                .retryWhen(DeadlockRetry.backoff())
+                .doOnSuccess(r -> meters.counter("booking.cancellations", "outcome", r.refunded() != null ? "refunded" : "released").increment());
+    }
+
+    private Mono<Reservation> cancelTx(long reservationId, long userId, Instant now) {
+        // FOR UPDATE serialises this against a racing payment, the sweeper and a second cancel.
+        return db.sql("SELECT " + COLUMNS + " FROM reservation WHERE id = :id FOR UPDATE").bind("id", reservationId)
+                .map(r -> map(r, now)).one()
+                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.RESERVATION_NOT_FOUND, "Reservation %d does not exist", reservationId)))
+                .flatMap(r -> {
+                    if (r.userId() != userId) {
+                        return Mono.error(ApiException.of(ErrorCode.FORBIDDEN, "Reservation %d belongs to another user", reservationId));
+                    }
+                    if (!List.of("HELD", "PAID").contains(r.status())) {
+                        return Mono.error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE, "Reservation %d is %s",
+                                reservationId, r.status()));
+                    }
+                    // No cancellation (nor refund) once the show has started.
+                    return db.sql("SELECT starts_at FROM concert_date WHERE id = :id").bind("id", r.concertDateId())
+                            .map(row -> TimeConfig.fromDb(row.get("starts_at", LocalDateTime.class))).one()
+                            .flatMap(startsAt -> !startsAt.isAfter(now)
+                                    ? Mono.<Reservation>error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE,
+                                            "Concert date %d has already started", r.concertDateId()))
+                                    : "HELD".equals(r.status())
+                                    ? markCancelled(r, now)
+                                            .then(releaseSeat(r))
+                                            .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
+                                            .thenReturn(r.withStatus("CANCELLED", null))
+                                    : refund(r, now));
+                });
+    }
+
+    private Mono<Reservation> refund(Reservation r, Instant now) {
+        Mono<Long> paymentId = db.sql("SELECT id FROM payment WHERE reservation_id = :id AND status = 'COMPLETED' FOR UPDATE")
+                .bind("id", r.reservationId())
+                .map(row -> row.get("id", Long.class)).one()
+                .switchIfEmpty(Mono.error(() -> new IllegalStateException("PAID reservation " + r.reservationId() + " has no completed payment")));
+        return paymentId.flatMap(pid -> markCancelled(r, now)
+                .then(db.sql("UPDATE payment SET status = 'REFUNDED', refunded_at = :now WHERE id = :id")
+                        .bind("now", TimeConfig.toDb(now)).bind("id", pid).fetch().rowsUpdated())
+                .then(wallets.credit(r.userId(), r.price()))
+                .flatMap(n -> n == 1 ? Mono.just(n) : Mono.error(ApiException.of(ErrorCode.BALANCE_LIMIT_EXCEEDED,
+                        "Refunding %d would take the balance above %d", r.price(), WalletStore.MAX_BALANCE)))
+                .then(releaseSeat(r))
+                // One state change, one event: the refund (it names the reservation, now CANCELLED).
+                .then(outbox.append(EventType.PAYMENT_REFUNDED, r.concertDateId(), withStatus(r.eventPayload(pid), "CANCELLED")))
+                .thenReturn(r.withStatus("CANCELLED", r.price())));
+    }
+
+    private static Map<String, Object> withStatus(Map<String, Object> payload, String status) {
+        payload.put("reservationStatus", status);
+        return payload;
+    }
+
+    private Mono<Long> markCancelled(Reservation r, Instant now) {
+        return db.sql("UPDATE reservation SET status = 'CANCELLED', cancelled_at = :now WHERE id = :id")
+                .bind("now", TimeConfig.toDb(now)).bind("id", r.reservationId())
+                .fetch().rowsUpdated();
+    }
+
+    /** Frees the seat only while it still belongs to this reservation. */
+    private Mono<Long> releaseSeat(Reservation r) {
+        return db.sql("UPDATE seat SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL, version = version + 1 "
+                        + "WHERE id = :seatId AND reservation_id = :id")
+                .bind("seatId", r.seatId()).bind("id", r.reservationId())
+                .fetch().rowsUpdated();
+    }
+
+    // ---------------------------------------------------------------- expiry
+
+    /**
+     * Marks one bounded batch of expired holds EXPIRED, returns their seats and writes one
+     * reservation-expired event each. SKIP LOCKED lets several instances sweep side by side, and
+     * leaves rows a payment or cancel is working on to them. Uses ix_reservation_status_expiry.
+     *
+     * @return how many reservations expired
+     */
+    public Mono<Integer> sweepOnce() {
+        Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
+        Mono<Integer> work = db.sql("SELECT " + COLUMNS + " FROM reservation WHERE status = 'HELD' AND held_until <= :now "
+                        + "ORDER BY held_until LIMIT :batch FOR UPDATE SKIP LOCKED")
+                .bind("now", TimeConfig.toDb(now)).bind("batch", settings.sweepBatch())
+                .map(r -> map(r, now)).all().collectList()
+                .flatMap(expired -> {
+                    if (expired.isEmpty()) {
+                        return Mono.just(0);
+                    }
+                    List<Long> ids = expired.stream().map(Reservation::reservationId).toList();
+                    List<Long> seatIds = expired.stream().map(Reservation::seatId).distinct().toList();
+                    return db.sql("UPDATE reservation SET status = 'EXPIRED' WHERE id IN (:ids) AND status = 'HELD'")
+                            .bind("ids", ids).fetch().rowsUpdated()
+                            // A seat re-held by someone else after expiry points elsewhere and is left alone.
+                            .then(db.sql("UPDATE seat SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL, version = version + 1 "
+                                            + "WHERE id IN (:seatIds) AND status = 'HELD' AND reservation_id IN (:ids)")
+                                    .bind("seatIds", seatIds).bind("ids", ids).fetch().rowsUpdated())
+                            .thenMany(Flux.fromIterable(expired).concatMap(r ->
+                                    outbox.append(EventType.RESERVATION_EXPIRED, r.concertDateId(), r.eventPayload(null))))
+                            .then(Mono.just(expired.size()));
+                });
+        return work.as(tx::transactional)
+                .doOnSuccess(n -> {
+                    if (n != null && n > 0) {
+                        meters.counter("booking.holds.expired").increment(n);
+                    }
+                });
+    }
+
+    /** Drops idempotency records past their 24 h lifetime, a bounded batch at a time (ix_idempotency_expiry). */
+    public Mono<Long> purgeIdempotencyKeys() {
+        return db.sql("DELETE FROM idempotency_key WHERE expires_at <= :now LIMIT :batch")
+                .bind("now", TimeConfig.toDb(clock.instant())).bind("batch", settings.sweepBatch())
+                .fetch().rowsUpdated();
+    }
+}

@@ -1,0 +1,160 @@
+package com.concertbooking.queue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+import com.concertbooking.support.BookingProperties;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+import org.springframework.http.codec.ServerSentEvent;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+class QueueAdmissionTest extends QueueTestSupport {
+
+    @Autowired
+    LettuceConnectionFactory appConnections;
+
+    @Autowired
+    BookingProperties properties;
+
+    /** A scheduler as another instance would run it: its own Redis connection, store and meters. */
+    private record Instance(LettuceConnectionFactory connections, AdmissionScheduler scheduler) {}
+
+    private Instance anotherInstance() {
+        var connections = new LettuceConnectionFactory(appConnections.getStandaloneConfiguration());
+        connections.setEagerInitialization(true); // connect here, on the test thread, not lazily on a non-blocking one
+        connections.afterPropertiesSet();
+        connections.start();
+        var store = new QueueStore(new ReactiveStringRedisTemplate(connections), properties);
+        return new Instance(connections, new AdmissionScheduler(store, new QueueMetrics(new SimpleMeterRegistry()), properties));
+    }
+
+    /** SPEC 4.7: several instances tick the same queue; each slot admits once and each user is admitted once. */
+    @Test
+    void twoSchedulerInstancesOnOneRedisAdmitEachUserExactlyOnce() {
+        long concert = newConcert();
+        int users = 300;
+        int perTick = 60;
+        pause(concert);
+        long base = freshUserId() + 30_000_000L;
+        joinAll(concert, base, users, 100);
+
+        Instance a = anotherInstance();
+        Instance b = anotherInstance();
+        Queue<QueueStore.TickResult> seenByA = new ConcurrentLinkedQueue<>();
+        Queue<QueueStore.TickResult> seenByB = new ConcurrentLinkedQueue<>();
+        // Both hammer the admission step far more often than once per tick, racing each other and the app's own scheduler.
+        Disposable runA = Flux.interval(Duration.ofMillis(7)).onBackpressureDrop()
+                .concatMap(i -> a.scheduler().tickAll()).subscribe(rs -> rs.stream().filter(r -> r.concertId() == concert).forEach(seenByA::add));
+        Disposable runB = Flux.interval(Duration.ofMillis(5)).onBackpressureDrop()
+                .concatMap(i -> b.scheduler().tickAll()).subscribe(rs -> rs.stream().filter(r -> r.concertId() == concert).forEach(seenByB::add));
+        try {
+            policy(concert, Map.of("admitPerTick", perTick, "maxActive", 10_000));
+            await().atMost(Duration.ofSeconds(60)).until(() -> num(queueView(concert).get("waiting")) == 0);
+        } finally {
+            runA.dispose();
+            runB.dispose();
+            a.connections().destroy();
+            b.connections().destroy();
+        }
+
+        List<Long> admittedIds = new ArrayList<>();
+        Set<Long> claimedSlots = new HashSet<>();
+        for (var r : concat(seenByA, seenByB)) {
+            if (r.slot() >= 0) {
+                assertThat(claimedSlots.add(r.slot())).as("slot %d claimed twice", r.slot()).isTrue();
+            }
+            assertThat(r.admitted()).isLessThanOrEqualTo(perTick);
+            admittedIds.addAll(r.admittedUsers());
+        }
+        assertThat(new HashSet<>(admittedIds)).as("no user admitted twice").hasSize(admittedIds.size());
+        assertThat(seenByA).isNotEmpty();
+        assertThat(seenByB).isNotEmpty();
+        Map<?, ?> view = queueView(concert);
+        assertThat(num(view.get("active"))).isEqualTo(users);
+        assertThat(num(view.get("admittedTotal"))).as("admissions counted by every instance, together").isEqualTo(users);
+    }
+
+    private static List<QueueStore.TickResult> concat(Queue<QueueStore.TickResult> a, Queue<QueueStore.TickResult> b) {
+        List<QueueStore.TickResult> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    /** Abandonment: a waiting user with neither polls nor an open stream is dropped; those behind move up. */
+    @Test
+    void idleWaitingUserIsDroppedWhilePollingAndStreamingUsersStay() {
+        long concert = newConcert();
+        policy(concert, Map.of("admitPerTick", 0, "maxActive", 100, "waitingTimeoutSeconds", 2));
+        String polling = token(freshUserId(), concert);
+        String idle = token(freshUserId(), concert);
+        String streaming = token(freshUserId(), concert);
+        List<ServerSentEvent<Map>> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Disposable stream = racingClient().get().uri("/api/v1/queues/stream?token={t}", streaming).retrieve()
+                .bodyToFlux(new org.springframework.core.ParameterizedTypeReference<ServerSentEvent<Map>>() {})
+                .subscribe(events::add);
+        try {
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (num(queueView(concert).get("waiting")) != 2) {
+                assertThat(System.nanoTime()).as("idle user dropped in time").isLessThan(deadline);
+                assertThat(statusBody(polling).get("status")).isEqualTo("WAITING");
+                sleep(400);
+            }
+            // Well past the timeout for the others too: polling and streaming both count as presence.
+            for (int i = 0; i < 8; i++) {
+                assertThat(num(statusBody(polling).get("position"))).isEqualTo(1);
+                sleep(400);
+            }
+            status(idle).expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_EXPIRED");
+            assertThat(num(statusBody(streaming).get("position"))).isEqualTo(2);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(events.stream()
+                    .filter(e -> "position".equals(e.event())).map(e -> num(e.data().get("position"))).toList())
+                    .startsWith(3L).contains(2L));
+        } finally {
+            stream.dispose();
+        }
+    }
+
+    /** The estimate follows what was actually admitted, not only the configured rate. */
+    @Test
+    void estimatedWaitFollowsTheObservedAdmissionRate() {
+        long concert = newConcert();
+        pause(concert);
+        List<String> tokens = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            tokens.add(token(freshUserId(), concert));
+        }
+        String last = tokens.get(tokens.size() - 1);
+        assertThat(statusBody(last).containsKey("estimatedWaitSeconds")).as("paused and nothing observed: unknown").isFalse();
+        // The configured rate stays 0 (paused); operator admissions are the only throughput there is.
+        admit(concert, 4);
+        await().atMost(Duration.ofSeconds(10)).until(() -> statusBody(last).containsKey("estimatedWaitSeconds"));
+        Map<?, ?> view = queueView(concert);
+        assertThat((Double) view.get("observedAdmissionsPerSecond")).isPositive();
+        Map<?, ?> status = statusBody(last);
+        assertThat(num(status.get("position"))).isEqualTo(8);
+        assertThat(num(status.get("estimatedWaitSeconds"))).isPositive();
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+package com.concertbooking.queue;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.core.ParameterizedTypeReference;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.codec.ServerSentEvent;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.test.StepVerifier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** GET /api/v1/queues/stream: on the service's Flux, through WebClient, and on the wire. */
+class QueueStreamTest extends QueueTestSupport {
+
+    private static final ParameterizedTypeReference<ServerSentEvent<Map<String, Object>>> EVENT = new ParameterizedTypeReference<>() {};
+
+    @Autowired
+    QueueService queue;
+
+    @Autowired
+    QueueStreams streams;
+
+    @Test
+    void serviceFluxShowsPositionUpdatesAfterAdmitsThenActiveAndCompletes() {
+        long concert = newConcert();
+        pause(concert);
+        token(freshUserId(), concert);
+        token(freshUserId(), concert);
+        String third = token(freshUserId(), concert);
+        var verified = queue.verify(third).block();
+        // Keep-alive repeats of an unchanged position may interleave with slow steps; the sequence of changes is the subject.
+        Flux<ServerSentEvent<Object>> events = streams.stream(verified)
+                .filter(e -> e.event() != null)
+                .distinctUntilChanged(e -> e.event() + e.data());
+        StepVerifier.create(events)
+                .assertNext(e -> assertPosition(e, 3))
+                .then(() -> admit(concert, 1))
+                .assertNext(e -> assertPosition(e, 2))
+                .then(() -> admit(concert, 1))
+                .assertNext(e -> assertPosition(e, 1))
+                .then(() -> admit(concert, 1))
+                .assertNext(e -> {
+                    assertThat(e.event()).isEqualTo("active");
+                    var active = (QueueStreams.ActiveEvent) e.data();
+                    assertThat(active.status()).isEqualTo("ACTIVE");
+                    assertThat(active.activeUntil()).isAfter(java.time.Instant.now());
+                })
+                .expectComplete()
+                .verify(Duration.ofSeconds(20));
+    }
+
+    private static void assertPosition(ServerSentEvent<Object> e, long position) {
+        assertThat(e.event()).isEqualTo("position");
+        var p = (QueueStreams.PositionEvent) e.data();
+        assertThat(p.status()).isEqualTo("WAITING");
+        assertThat(p.position()).isEqualTo(position);
+    }
+
+    @Test
+    void keepAlivePositionsArriveWithoutChangesAndNeverMoveBack() {
+        long concert = newConcert();
+        pause(concert);
+        token(freshUserId(), concert);
+        String second = token(freshUserId(), concert);
+        List<ServerSentEvent<Map<String, Object>>> events = new CopyOnWriteArrayList<>();
+        Disposable d = racingClient().get().uri("/api/v1/queues/stream")
+                .header(HttpHeaders.AUTHORIZATION, "Bearer " + second) // the header works as well as ?token=
+                .retrieve().bodyToFlux(EVENT).subscribe(events::add);
+        try {
+            // Nothing changes, yet a position event must come at least every 5 s, and heartbeat comments flow.
+            await().atMost(Duration.ofSeconds(9)).until(() -> events.stream().filter(e -> "position".equals(e.event())).count() >= 3);
+            await().atMost(Duration.ofSeconds(12)).until(() -> events.stream().anyMatch(e -> e.event() == null && e.comment() != null));
+            assertThat(events.stream().filter(e -> "position".equals(e.event())).map(e -> e.data().get("position")).distinct().toList())
+                    .containsExactly(2);
+            long positions = events.stream().filter(e -> "position".equals(e.event())).count();
+            assertThat(positions).as("keep-alive positions over the time waited").isGreaterThanOrEqualTo(3);
+        } finally {
+            d.dispose();
+        }
+    }
+
+    /** The wire format, read by a plain HTTP client line by line. */
+    @Test
+    void wireFormatOverPlainHttp() throws Exception {
+        long concert = newConcert();
+        pause(concert);
+        token(freshUserId(), concert);
+        String mine = token(freshUserId(), concert);
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/queues/stream?token=" + mine))
+                .header("Accept", "text/event-stream").timeout(Duration.ofSeconds(30)).GET().build();
+        HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
+        List<String> lines = new ArrayList<>();
+        try (var reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+            List<String> first = readEvent(reader, lines);
+            assertThat(first).containsExactly("event:position", "data:{\"status\":\"WAITING\",\"position\":2}");
+            admit(concert, 1);
+            List<String> next = nextNamed(reader, lines);
+            assertThat(next).containsExactly("event:position", "data:{\"status\":\"WAITING\",\"position\":1}");
+            admit(concert, 1);
+            List<String> active = nextNamed(reader, lines);
+            assertThat(active.get(0)).isEqualTo("event:active");
+            assertThat(active.get(1)).matches("data:\\{\"status\":\"ACTIVE\",\"activeUntil\":\"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z\"}");
+            assertThat(reader.readLine()).as("the stream ends after active").isNull();
+        }
+    }
+
+    /** One event: its lines up to the blank line that ends it. */
+    private static List<String> readEvent(BufferedReader reader, List<String> log) throws java.io.IOException {
+        List<String> event = new ArrayList<>();
+        for (String line; (line = reader.readLine()) != null; ) {
+            log.add(line);
+            if (line.isEmpty()) {
+                if (!event.isEmpty()) {
+                    return event;
+                }
+                continue;
+            }
+            event.add(line);
+        }
+        throw new AssertionError("stream ended early; read: " + log);
+    }
+
+    /** The next event that is not a heartbeat comment nor a keep-alive repeat of the same data. */
+    private static List<String> nextNamed(BufferedReader reader, List<String> log) throws java.io.IOException {
+        String previous = log.stream().filter(l -> l.startsWith("data:")).reduce((a, b) -> b).orElse("");
+        while (true) {
+            List<String> event = readEvent(reader, log);
+            if (event.get(0).startsWith(":") || event.contains(previous)) {
+                continue;
+            }
+            return event;
+        }
+    }
+
+    @Test
+    void streamOpeningRules() {
+        long concert = newConcert();
+        pause(concert);
+        web.get().uri("/api/v1/queues/stream").exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
+        web.get().uri("/api/v1/queues/stream?token=garbage").exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_INVALID");
+        // ?token= is only for the stream: elsewhere only the header counts.
+        String active = activeToken(freshUserId(), concert);
+        web.get().uri("/api/v1/queues/status?token={t}", active).exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
+        // Already active: one active event, then the stream completes.
+        List<ServerSentEvent<Map<String, Object>>> events = racingClient().get().uri("/api/v1/queues/stream?token={t}", active)
+                .retrieve().bodyToFlux(EVENT).collectList().block(Duration.ofSeconds(10));
+        assertThat(events).hasSize(1);
+        assertThat(events.get(0).event()).isEqualTo("active");
+        assertThat(events.get(0).data().get("status")).isEqualTo("ACTIVE");
+        web.delete().uri("/api/v1/queues/token").header(HttpHeaders.AUTHORIZATION, "Bearer " + active).exchange().expectStatus().isNoContent();
+        web.get().uri("/api/v1/queues/stream?token={t}", active).exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_EXPIRED");
+    }
+
+    @Test
+    void leavingWhileStreamingSendsExpiredAndDisconnectReleasesTheStream() {
+        long concert = newConcert();
+        pause(concert);
+        String leaving = token(freshUserId(), concert);
+        String staying = token(freshUserId(), concert);
+        int before = streams.openStreams();
+        List<ServerSentEvent<Map<String, Object>>> leavingEvents = new CopyOnWriteArrayList<>();
+        var done = new java.util.concurrent.atomic.AtomicBoolean();
+        Disposable a = racingClient().get().uri("/api/v1/queues/stream?token={t}", leaving).retrieve().bodyToFlux(EVENT)
+                .doOnComplete(() -> done.set(true)).subscribe(leavingEvents::add);
+        Disposable b = racingClient().get().uri("/api/v1/queues/stream?token={t}", staying).retrieve().bodyToFlux(EVENT).subscribe();
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> streams.openStreams() == before + 2);
+            web.delete().uri("/api/v1/queues/token").header(HttpHeaders.AUTHORIZATION, "Bearer " + leaving).exchange()
+                    .expectStatus().isNoContent();
+            await().atMost(Duration.ofSeconds(10)).until(done::get);
+            assertThat(leavingEvents.get(leavingEvents.size() - 1).event()).isEqualTo("expired");
+            assertThat(streams.openStreams()).isEqualTo(before + 1);
+        } finally {
+            a.dispose();
+            b.dispose(); // a client going away: the server side must let go of it
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> streams.openStreams() == before);
+    }
+
+    @Test
+    void manyStreamsOfOneConcertAllFollowAnAdmission() {
+        long concert = newConcert();
+        pause(concert);
+        int n = 300;
+        long base = freshUserId() + 40_000_000L;
+        var client = racingClient();
+        List<String> tokens = joinAll(concert, base, n, 1).stream().map(m -> (String) m.get("token")).toList();
+        Map<Integer, List<Long>> positions = new java.util.concurrent.ConcurrentHashMap<>();
+        List<Disposable> open = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int index = i;
+            positions.put(i, new CopyOnWriteArrayList<>());
+            open.add(client.get().uri("/api/v1/queues/stream?token={t}", tokens.get(i)).retrieve().bodyToFlux(EVENT)
+                    .filter(e -> "position".equals(e.event()))
+                    .subscribe(e -> positions.get(index).add(((Number) e.data().get("position")).longValue())));
+        }
+        try {
+            await().atMost(Duration.ofSeconds(20)).until(() -> positions.values().stream().noneMatch(List::isEmpty));
+            admit(concert, 10);
+            // Every stream still waiting learns its new place, 10 closer.
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                for (int i = 10; i < n; i++) {
+                    assertThat(positions.get(i)).as("stream %d", i).contains((long) i + 1 - 10);
+                }
+            });
+        } finally {
+            open.forEach(Disposable::dispose);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package com.concertbooking.queue;
+
+import com.concertbooking.support.ApiException;
+import com.concertbooking.support.BookingProperties;
+import com.concertbooking.support.ErrorCode;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Plain unit test: no Spring, no Redis. */
+class TokenCodecTest {
+
+    private static TokenCodec codec(String secret) {
+        return new TokenCodec(new BookingProperties(null, null, new BookingProperties.Token(secret), null, null, null));
+    }
+
+    @Test
+    void secretsShorterThan32BytesAreRefused() {
+        assertThatThrownBy(() -> codec("too-short-secret")).isInstanceOf(IllegalStateException.class).hasMessageContaining("32 bytes");
+        assertThat(codec("x".repeat(32))).isNotNull();
+    }
+
+    @Test
+    void emptySecretMeansARandomOnePerStart() {
+        String token = codec("").sign(1, 2, "e");
+        assertThatThrownBy(() -> codec("").verify(token)).isInstanceOf(ApiException.class)
+                .extracting(e -> ((ApiException) e).code()).isEqualTo(ErrorCode.TOKEN_INVALID);
+    }
+
+    @Test
+    void sameEntrySameTokenAndClaimsRoundTrip() {
+        TokenCodec codec = codec("0123456789abcdef0123456789abcdef");
+        String token = codec.sign(7, 3, "entry-1");
+        assertThat(codec.sign(7, 3, "entry-1")).isEqualTo(token);
+        assertThat(codec.sign(7, 3, "entry-2")).isNotEqualTo(token);
+        assertThat(codec.verify(token)).isEqualTo(new TokenCodec.Claims(7, 3, "entry-1"));
+        // Another service's key, a flipped signature character, or no token at all: invalid.
+        assertThatThrownBy(() -> codec("fedcba9876543210fedcba9876543210").verify(token)).isInstanceOf(ApiException.class);
+        char last = token.charAt(token.length() - 2);
+        String flipped = token.substring(0, token.length() - 2) + (last == 'A' ? 'B' : 'A') + token.charAt(token.length() - 1);
+        assertThatThrownBy(() -> codec.verify(flipped)).isInstanceOf(ApiException.class);
+        assertThatThrownBy(() -> codec.verify("")).isInstanceOf(ApiException.class);
+    }
+}
