@@ -22,7 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * Relay throughput and commit-to-consume latency (docs/benchmarks-events.md). Not part of the test
+ * Relay throughput and commit-to-consume latency (docs/benchmarks.md, section "Events"). Not part of the test
  * suite (its name matches no surefire pattern); run it with {@code bin/events-bench}.
  * Sizes: -Dbench.backlog (default 20000), -Dbench.rates (events/s, default 200,1000), -Dbench.seconds (default 15).
  */
