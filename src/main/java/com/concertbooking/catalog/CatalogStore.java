@@ -5,6 +5,7 @@ import java.time.LocalDateTime;
 import java.util.List;
 
 import com.concertbooking.support.TimeConfig;
+import io.r2dbc.spi.Readable;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Repository;
 import reactor.core.publisher.Flux;
@@ -29,6 +30,19 @@ public class CatalogStore {
 
     public record SeatRow(long seatId, int seatNumber, String grade, long price, String status) {}
 
+    private static final String DATE_COLUMNS =
+            "d.id, d.concert_id, d.starts_at, v.name AS venue, d.total_seats FROM concert_date d JOIN venue v ON v.id = d.venue_id";
+
+    private static ConcertRow concertRow(Readable r) {
+        return new ConcertRow(r.get("id", Long.class), r.get("name", String.class), r.get("description", String.class));
+    }
+
+    private static DateRow dateRow(Readable r) {
+        return new DateRow(r.get("id", Long.class), r.get("concert_id", Long.class),
+                TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)), r.get("venue", String.class),
+                r.get("total_seats", Integer.class));
+    }
+
     public Mono<Long> countConcerts() {
         return db.sql("SELECT COUNT(*) AS n FROM concert").map(r -> r.get("n", Long.class)).one();
     }
@@ -37,39 +51,29 @@ public class CatalogStore {
         return db.sql("SELECT id, name, description FROM concert ORDER BY id LIMIT :limit OFFSET :offset")
                 .bind("limit", size)
                 .bind("offset", (long) page * size)
-                .map(r -> new ConcertRow(r.get("id", Long.class), r.get("name", String.class), r.get("description", String.class)))
+                .map(CatalogStore::concertRow)
                 .all();
     }
 
     public Mono<ConcertRow> concert(long concertId) {
         return db.sql("SELECT id, name, description FROM concert WHERE id = :id")
                 .bind("id", concertId)
-                .map(r -> new ConcertRow(r.get("id", Long.class), r.get("name", String.class), r.get("description", String.class)))
+                .map(CatalogStore::concertRow)
                 .one();
     }
 
     public Flux<DateRow> dates(long concertId, Instant from) {
-        return db.sql("""
-                        SELECT d.id, d.concert_id, d.starts_at, v.name AS venue, d.total_seats
-                        FROM concert_date d JOIN venue v ON v.id = d.venue_id
-                        WHERE d.concert_id = :concertId AND d.starts_at >= :from
-                        ORDER BY d.starts_at, d.id""")
+        return db.sql("SELECT " + DATE_COLUMNS + " WHERE d.concert_id = :concertId AND d.starts_at >= :from ORDER BY d.starts_at, d.id")
                 .bind("concertId", concertId)
                 .bind("from", TimeConfig.toDb(from == null ? Instant.EPOCH : from))
-                .map(r -> new DateRow(r.get("id", Long.class), r.get("concert_id", Long.class),
-                        TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)), r.get("venue", String.class),
-                        r.get("total_seats", Integer.class)))
+                .map(CatalogStore::dateRow)
                 .all();
     }
 
     public Mono<DateRow> date(long concertDateId) {
-        return db.sql("""
-                        SELECT d.id, d.concert_id, d.starts_at, v.name AS venue, d.total_seats
-                        FROM concert_date d JOIN venue v ON v.id = d.venue_id WHERE d.id = :id""")
+        return db.sql("SELECT " + DATE_COLUMNS + " WHERE d.id = :id")
                 .bind("id", concertDateId)
-                .map(r -> new DateRow(r.get("id", Long.class), r.get("concert_id", Long.class),
-                        TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)), r.get("venue", String.class),
-                        r.get("total_seats", Integer.class)))
+                .map(CatalogStore::dateRow)
                 .one();
     }
 

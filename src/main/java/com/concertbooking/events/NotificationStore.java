@@ -31,16 +31,7 @@ public class NotificationStore {
      * @return true when recorded now, false for a duplicate
      */
     public Mono<Boolean> recordOnce(Notification n) {
-        DatabaseClient.GenericExecuteSpec spec = db.sql("""
-                        INSERT IGNORE INTO notification (event_id, type, user_id, reservation_id, payment_id, created_at)
-                        VALUES (:eventId, :type, :userId, :reservationId, :paymentId, :createdAt)""")
-                .bind("eventId", n.eventId())
-                .bind("type", n.type())
-                .bind("userId", n.userId())
-                .bind("createdAt", TimeConfig.toDb(n.createdAt()));
-        spec = n.reservationId() == null ? spec.bindNull("reservationId", Long.class) : spec.bind("reservationId", n.reservationId());
-        spec = n.paymentId() == null ? spec.bindNull("paymentId", Long.class) : spec.bind("paymentId", n.paymentId());
-        return spec.fetch().rowsUpdated().map(rows -> rows > 0);
+        return recordAllOnce(List.of(n)).map(rows -> rows > 0);
     }
 
     /**

@@ -11,12 +11,11 @@ import java.util.List;
 import java.util.Set;
 
 import com.concertbooking.support.TimeConfig;
+import com.concertbooking.support.Transactions;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Repository;
 import org.springframework.transaction.ReactiveTransactionManager;
-import org.springframework.transaction.TransactionDefinition;
 import org.springframework.transaction.reactive.TransactionalOperator;
-import org.springframework.transaction.support.DefaultTransactionDefinition;
 import reactor.core.publisher.Mono;
 
 /** The relay's access to the {@code outbox} table: claims, acknowledgements, purge and lag. */
@@ -37,12 +36,9 @@ public class OutboxStore {
     public OutboxStore(DatabaseClient db, Clock clock, ReactiveTransactionManager tm) {
         this.db = db;
         this.clock = clock;
-        DefaultTransactionDefinition definition = new DefaultTransactionDefinition();
         // READ COMMITTED: the locking read takes no gap locks, so it never delays business transactions
         // that insert new outbox rows, and it sees other instances' committed claims.
-        definition.setIsolationLevel(TransactionDefinition.ISOLATION_READ_COMMITTED);
-        definition.setTimeout(10);
-        this.claimTx = TransactionalOperator.create(tm, definition);
+        this.claimTx = Transactions.readCommitted(tm, Duration.ofSeconds(10));
     }
 
     /**

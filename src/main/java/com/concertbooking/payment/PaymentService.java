@@ -17,6 +17,7 @@ import com.concertbooking.reservation.ReservationService;
 import com.concertbooking.reservation.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.DeadlockRetry;
+import com.concertbooking.support.Transactions;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.QueuePass;
 import com.concertbooking.support.TimeConfig;
@@ -76,7 +77,7 @@ public class PaymentService {
     public PaymentService(DatabaseClient db, ReactiveTransactionManager transactions, ReservationService reservations, WalletStore wallets,
                           OutboxWriter outbox, QueueService queue, ObjectMapper json, Clock clock, MeterRegistry meters) {
         this.db = db;
-        this.tx = DeadlockRetry.readCommitted(transactions);
+        this.tx = Transactions.readCommitted(transactions);
         this.reservations = reservations;
         this.wallets = wallets;
         this.outbox = outbox;

@@ -8,6 +8,7 @@ import java.util.UUID;
 
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
+import com.concertbooking.catalog.CatalogStore;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
@@ -16,7 +17,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
-import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Service;
 import reactor.core.publisher.Mono;
 
@@ -40,16 +40,16 @@ public class QueueService {
 
     private final QueueStore store;
     private final TokenCodec tokens;
-    private final DatabaseClient db;
+    private final CatalogStore catalog;
     private final Duration tick;
     private final AsyncCache<Long, Boolean> concerts = existenceCache();
     private final AsyncCache<Long, Long> dateConcerts = Caffeine.newBuilder()
             .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(100_000).buildAsync();
 
-    public QueueService(QueueStore store, TokenCodec tokens, DatabaseClient db, BookingProperties properties) {
+    public QueueService(QueueStore store, TokenCodec tokens, CatalogStore catalog, BookingProperties properties) {
         this.store = store;
         this.tokens = tokens;
-        this.db = db;
+        this.catalog = catalog;
         this.tick = properties.queue().tick();
     }
 
@@ -75,8 +75,7 @@ public class QueueService {
 
     public Mono<Void> requireConcert(long concertId) {
         return Mono.fromFuture(() -> concerts.get(concertId, (id, executor) ->
-                        db.sql("SELECT 1 AS one FROM concert WHERE id = :id").bind("id", id)
-                                .map(r -> Boolean.TRUE).one().defaultIfEmpty(Boolean.FALSE).toFuture()))
+                        catalog.concert(id).hasElement().toFuture()))
                 .flatMap(exists -> exists ? Mono.<Void>empty()
                         : Mono.error(ApiException.of(ErrorCode.CONCERT_NOT_FOUND, "Concert %d does not exist", concertId)));
     }
@@ -84,8 +83,7 @@ public class QueueService {
     /** The concert a date belongs to (dates never move), empty for an unknown date. */
     public Mono<Long> concertOfDate(long concertDateId) {
         return Mono.fromFuture(() -> dateConcerts.get(concertDateId, (id, executor) ->
-                        db.sql("SELECT concert_id FROM concert_date WHERE id = :id").bind("id", id)
-                                .map(r -> r.get("concert_id", Long.class)).one().toFuture()));
+                        catalog.date(id).map(CatalogStore.DateRow::concertId).toFuture()));
     }
 
     /** Issue a token, or report the live one this user already has for this concert (same place, same entry). */
@@ -125,7 +123,7 @@ public class QueueService {
 
     /** Ends a pass after payment: the ACTIVE slot is freed and the token is dead from now on. */
     public Mono<Void> endPass(QueuePass pass) {
-        return store.leave(pass.concertId(), pass.userId(), pass.entryId()).then();
+        return leave(pass);
     }
 
     /**

@@ -14,6 +14,7 @@ import com.concertbooking.events.OutboxWriter.EventType;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.DeadlockRetry;
+import com.concertbooking.support.Transactions;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.QueuePass;
 import com.concertbooking.support.TimeConfig;
@@ -72,6 +73,9 @@ public class ReservationService {
 
     static final String COLUMNS = "id, user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, paid_at";
     static final int LIST_LIMIT = 500;
+    /** Returns seats to sale; callers add a WHERE that keeps seats now held by someone else untouched. */
+    private static final String RELEASE_SEATS =
+            "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL, version = version + 1 ";
 
     private final DatabaseClient db;
     private final TransactionalOperator tx;
@@ -84,7 +88,7 @@ public class ReservationService {
     public ReservationService(DatabaseClient db, ReactiveTransactionManager transactions, OutboxWriter outbox, WalletStore wallets,
                               BookingProperties properties, Clock clock, MeterRegistry meters) {
         this.db = db;
-        this.tx = DeadlockRetry.readCommitted(transactions);
+        this.tx = Transactions.readCommitted(transactions);
         this.outbox = outbox;
         this.wallets = wallets;
         this.settings = properties.reservation();
@@ -271,8 +275,7 @@ public class ReservationService {
 
     /** Frees the seat only while it still belongs to this reservation. */
     private Mono<Long> releaseSeat(Reservation r) {
-        return db.sql("UPDATE seat SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL, version = version + 1 "
-                        + "WHERE id = :seatId AND reservation_id = :id")
+        return db.sql(RELEASE_SEATS + "WHERE id = :seatId AND reservation_id = :id")
                 .bind("seatId", r.seatId()).bind("id", r.reservationId())
                 .fetch().rowsUpdated();
     }
@@ -301,8 +304,7 @@ public class ReservationService {
                     return db.sql("UPDATE reservation SET status = 'EXPIRED' WHERE id IN (:ids) AND status = 'HELD'")
                             .bind("ids", ids).fetch().rowsUpdated()
                             // A seat re-held by someone else after expiry points elsewhere and is left alone.
-                            .then(db.sql("UPDATE seat SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL, version = version + 1 "
-                                            + "WHERE id IN (:seatIds) AND status = 'HELD' AND reservation_id IN (:ids)")
+                            .then(db.sql(RELEASE_SEATS + "WHERE id IN (:seatIds) AND status = 'HELD' AND reservation_id IN (:ids)")
                                     .bind("seatIds", seatIds).bind("ids", ids).fetch().rowsUpdated())
                             .thenMany(Flux.fromIterable(expired).concatMap(r ->
                                     outbox.append(EventType.RESERVATION_EXPIRED, r.concertDateId(), r.eventPayload(null))))

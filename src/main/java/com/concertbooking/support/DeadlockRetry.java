@@ -3,10 +3,6 @@ package com.concertbooking.support;
 import java.time.Duration;
 
 import org.springframework.dao.PessimisticLockingFailureException;
-import org.springframework.transaction.ReactiveTransactionManager;
-import org.springframework.transaction.TransactionDefinition;
-import org.springframework.transaction.reactive.TransactionalOperator;
-import org.springframework.transaction.support.DefaultTransactionDefinition;
 import reactor.util.retry.Retry;
 
 /**
@@ -17,18 +13,6 @@ import reactor.util.retry.Retry;
 public final class DeadlockRetry {
 
     private DeadlockRetry() {}
-
-    /**
-     * READ COMMITTED for the booking transactions: every statement in them is a locking read or a conditional
-     * write (none relies on a snapshot), and under READ COMMITTED InnoDB releases the lock of a row that does
-     * not match an UPDATE's WHERE at once. Under the default REPEATABLE READ the 999 losers of a seat each
-     * kept the row locked until their rollback, queueing one behind another.
-     */
-    public static TransactionalOperator readCommitted(ReactiveTransactionManager transactionManager) {
-        DefaultTransactionDefinition definition = new DefaultTransactionDefinition();
-        definition.setIsolationLevel(TransactionDefinition.ISOLATION_READ_COMMITTED);
-        return TransactionalOperator.create(transactionManager, definition);
-    }
 
     public static Retry backoff() {
         return Retry.backoff(3, Duration.ofMillis(5)).jitter(0.5).filter(DeadlockRetry::isDeadlock)

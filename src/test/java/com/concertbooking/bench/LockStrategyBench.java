@@ -86,7 +86,7 @@ public final class LockStrategyBench {
         DatabaseClient db = DatabaseClient.create(factory);
         var transactionManager = new R2dbcTransactionManager(factory);
         TransactionalOperator tx = TransactionalOperator.create(transactionManager);
-        TransactionalOperator readCommitted = com.concertbooking.support.DeadlockRetry.readCommitted(transactionManager);
+        TransactionalOperator readCommitted = com.concertbooking.support.Transactions.readCommitted(transactionManager);
         RedisClient redisClient = RedisClient.create(redisUrl);
         try (StatefulRedisConnection<String, String> connection = redisClient.connect()) {
             var bench = new LockStrategyBench(db, tx, readCommitted, connection.reactive());
