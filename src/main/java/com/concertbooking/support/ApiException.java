@@ -4,14 +4,30 @@ package com.concertbooking.support;
 public class ApiException extends RuntimeException {
 
     private final ErrorCode code;
+    private final java.time.Duration retryAfter;
 
     public ApiException(ErrorCode code, String detail) {
+        this(code, detail, null);
+    }
+
+    /** With a {@code Retry-After} for the client (429 and 503 answers). */
+    public ApiException(ErrorCode code, String detail, java.time.Duration retryAfter) {
         super(detail, null, false, false); // no stack trace: these are expected outcomes, and hot
         this.code = code;
+        this.retryAfter = retryAfter;
     }
 
     public ErrorCode code() {
         return code;
+    }
+
+    /** When the client may try again, or null. */
+    public java.time.Duration retryAfter() {
+        return retryAfter;
+    }
+
+    public static ApiException tooManyRequests(String detail, java.time.Duration retryAfter) {
+        return new ApiException(ErrorCode.TOO_MANY_REQUESTS, detail, retryAfter);
     }
 
     public static ApiException of(ErrorCode code, String detailFormat, Object... args) {

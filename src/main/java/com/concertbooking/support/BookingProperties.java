@@ -9,9 +9,11 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 public record BookingProperties(Queue queue, Reservation reservation, Token token, Admin admin, Kafka kafka,
                                 DemoData demoData) {
 
-    public record Queue(int admitPerTick, Duration tick, int maxActive, Duration activeTtl, Duration waitingTimeout) {}
+    public record Queue(int admitPerTick, Duration tick, int maxActive, Duration activeTtl, Duration waitingTimeout,
+                        int maxStreamsPerToken) {}
 
-    public record Reservation(Duration holdDuration, Duration sweepInterval, int sweepBatch, boolean sweeperEnabled) {}
+    public record Reservation(Duration holdDuration, Duration sweepInterval, int sweepBatch, boolean sweeperEnabled,
+                              int maxHoldsPerUser) {}
 
     public record Token(String secret) {}
 

@@ -5,9 +5,12 @@ import org.springframework.http.HttpStatus;
 /** The stable machine codes of SPEC section 3, each with its HTTP status. */
 public enum ErrorCode {
     VALIDATION_FAILED(HttpStatus.BAD_REQUEST, "Validation failed"),
+    REQUEST_REJECTED(HttpStatus.BAD_REQUEST, "Request rejected"),
     NOT_FOUND(HttpStatus.NOT_FOUND, "Not found"),
     METHOD_NOT_ALLOWED(HttpStatus.METHOD_NOT_ALLOWED, "Method not allowed"),
     NOT_ACCEPTABLE(HttpStatus.NOT_ACCEPTABLE, "Not acceptable"),
+    UNAUTHENTICATED(HttpStatus.UNAUTHORIZED, "Authentication required"),
+    INVALID_CREDENTIALS(HttpStatus.UNAUTHORIZED, "Invalid credentials"),
     TOKEN_MISSING(HttpStatus.UNAUTHORIZED, "Token missing"),
     TOKEN_INVALID(HttpStatus.UNAUTHORIZED, "Token invalid"),
     TOKEN_EXPIRED(HttpStatus.UNAUTHORIZED, "Token expired"),
@@ -19,6 +22,8 @@ public enum ErrorCode {
     SEAT_NOT_FOUND(HttpStatus.NOT_FOUND, "Seat not found"),
     USER_NOT_FOUND(HttpStatus.NOT_FOUND, "User not found"),
     RESERVATION_NOT_FOUND(HttpStatus.NOT_FOUND, "Reservation not found"),
+    HOLD_LIMIT_REACHED(HttpStatus.CONFLICT, "Hold limit reached"),
+    CONCERT_DATE_CLOSED(HttpStatus.CONFLICT, "Concert date closed"),
     SEAT_UNAVAILABLE(HttpStatus.CONFLICT, "Seat unavailable"),
     HOLD_EXPIRED(HttpStatus.CONFLICT, "Hold expired"),
     RESERVATION_NOT_PAYABLE(HttpStatus.CONFLICT, "Reservation not payable"),
@@ -29,6 +34,7 @@ public enum ErrorCode {
     PAYLOAD_TOO_LARGE(HttpStatus.CONTENT_TOO_LARGE, "Payload too large"),
     UNSUPPORTED_MEDIA_TYPE(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
     IDEMPOTENCY_KEY_REUSED(HttpStatus.UNPROCESSABLE_CONTENT, "Idempotency key reused"),
+    TOO_MANY_REQUESTS(HttpStatus.TOO_MANY_REQUESTS, "Too many requests"),
     DEPENDENCY_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, "Dependency unavailable"),
     INTERNAL_ERROR(HttpStatus.INTERNAL_SERVER_ERROR, "Internal error");
 

@@ -68,6 +68,11 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
             log.warn("Dependency unavailable on {}: {}", exchange.getRequest().getPath(), ex.toString());
             response.getHeaders().set(HttpHeaders.RETRY_AFTER, "2");
         }
+        if (ex instanceof ApiException api && api.retryAfter() != null) {
+            response.getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (api.retryAfter().toMillis() + 999) / 1000)));
+        } else if (problem.code() == ErrorCode.TOO_MANY_REQUESTS) {
+            response.getHeaders().set(HttpHeaders.RETRY_AFTER, "1");
+        }
         if (ex instanceof MethodNotAllowedException mna && !mna.getSupportedMethods().isEmpty()) {
             response.getHeaders().setAllow(mna.getSupportedMethods());
         }

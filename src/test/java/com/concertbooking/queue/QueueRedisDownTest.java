@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class QueueRedisDownTest {
 
     private static final BookingProperties PROPERTIES = new BookingProperties(
-            new BookingProperties.Queue(500, Duration.ofSeconds(1), 5000, Duration.ofMinutes(10), Duration.ofMinutes(2)),
+            new BookingProperties.Queue(500, Duration.ofSeconds(1), 5000, Duration.ofMinutes(10), Duration.ofMinutes(2), 2),
             null, new BookingProperties.Token("0123456789abcdef0123456789abcdef"), null, null, null);
 
     private LettuceConnectionFactory deadRedis;
