@@ -2,7 +2,8 @@
 // server heap and CPU, the client's CPU, and Redis commands/s (INFO commandstats) while they are held:
 //   idle   - nobody moves: only keep-alive positions and presence refreshes flow
 //   moving - the queue admits every tick: every stream gets a new position every second
-// and the fan-out delay of one operator admission to all open streams.
+// the fan-out delay of one operator admission to all open streams, and admission-to-`active` delivery: for every
+// `active` event, its receipt time minus the admission instant the service stamped (activeUntil - active TTL).
 // Usage: node bin/sse-bench.mjs --base http://127.0.0.1:18081 --pid <app pid> --redis-port 16380 --streams 5000 --hold 20
 import http from 'node:http';
 import fs from 'node:fs';
@@ -94,6 +95,9 @@ async function window(label, seconds) {
 const open = new Map();  // index -> request
 const lastPos = new Map();
 const events = { total: 0, waiters: [] };
+const actives = []; // admission-to-active delivery of every active event, ms, tagged with the phase it came in
+let activeTtlMs = 600000;
+let phase = 'idle';
 let retried = 0;
 function openStream(i, token, retries = 0) {
   if (retries > 0) retried++;
@@ -120,6 +124,7 @@ function openStream(i, token, retries = 0) {
           if (!ev) continue;
           events.total++;
           if (ev === 'position') lastPos.set(i, JSON.parse(data).position);
+          if (ev === 'active') actives.push({ phase, ms: Date.now() - (Date.parse(JSON.parse(data).activeUntil) - activeTtlMs) });
           if (first) { first = false; resolve(); }
           for (const w of events.waiters) w(i);
         }
@@ -135,6 +140,7 @@ const concert = await admin('POST', '/api/v1/admin/concerts', { name: `sse-bench
   dates: [{ startsAt: new Date(Date.now() + 30 * 864e5).toISOString().replace(/\.\d+Z$/, 'Z'), venue: `bench-hall-${Date.now()}`, seats: [{ grade: 'R', price: 1000, count: 10 }] }] });
 const concertId = concert.json.concertId;
 await admin('PUT', `/api/v1/admin/queues/${concertId}/policy`, { admitPerTick: 0, maxActive: 1000000 });
+activeTtlMs = (await admin('GET', `/api/v1/admin/queues/${concertId}`)).json.activeTtlSeconds * 1000;
 const heapBefore = await liveHeapMb();
 const userBase = 900_000_000 + Math.floor(Math.random() * 1e8);
 let t = Date.now();
@@ -161,6 +167,7 @@ const allSeen = new Promise((resolve) => {
     if (pending.has(i) && lastPos.get(i) === expected.get(i)) { pending.delete(i); delays.push(Date.now() - t); if (pending.size === 0) resolve(); }
   });
 });
+phase = 'fanout';
 await admin('POST', `/api/v1/admin/queues/${concertId}/admit`, { count: 10 });
 await Promise.race([allSeen, sleep(30000)]);
 delays.sort((a, b) => a - b);
@@ -168,12 +175,26 @@ const q = (p) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length
 const fanout = { reached: delays.length, of: expected.size, p50ms: q(0.5), p99ms: q(0.99), maxms: delays[delays.length - 1] };
 console.log(JSON.stringify({ fanout }));
 
+phase = 'ticks';
 await admin('PUT', `/api/v1/admin/queues/${concertId}/policy`, { admitPerTick: 20, maxActive: 1000000 });
 const moving = await window('moving', HOLD);
 await admin('PUT', `/api/v1/admin/queues/${concertId}/policy`, { admitPerTick: 0, maxActive: 1000000 });
+// A burst: one operator admission of a larger block (a tenth of the streams, at most 500) at once.
+await sleep(1500);
+phase = 'burst';
+const burstSize = Math.min(500, Math.floor(N / 10));
+const burstBase = actives.length;
+await admin('POST', `/api/v1/admin/queues/${concertId}/admit`, { count: burstSize });
+for (let w = 0; w < 100 && actives.length - burstBase < burstSize; w++) await sleep(100);
+const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+const activeStats = Object.fromEntries(['ticks', 'burst', 'all'].map((ph) => {
+  const xs = actives.filter((a) => ph === 'all' || a.phase === ph).map((a) => a.ms).sort((a, b) => a - b);
+  return [ph, xs.length ? { n: xs.length, p50ms: pct(xs, 0.5), p99ms: pct(xs, 0.99), maxms: xs[xs.length - 1] } : { n: 0 }];
+}));
+console.log(JSON.stringify({ admissionToActive: activeStats }));
 
 console.log(JSON.stringify({ summary: { streams: N, loadavg: fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '), heapBeforeMb: +heapBefore.toFixed(1), heapWithStreamsMb: +heapWith.toFixed(1),
-  heapPerStreamKb: +(((heapWith - heapBefore) * 1024) / N).toFixed(2), idle, moving, fanout } }));
+  heapPerStreamKb: +(((heapWith - heapBefore) * 1024) / N).toFixed(2), idle, moving, fanout, admissionToActive: activeStats } }));
 for (const req of open.values()) req.destroy();
 await sleep(3000);
 console.log(JSON.stringify({ afterClose: { serverStreams: await metric('booking.queue.streams') } }));
