@@ -59,6 +59,9 @@ public abstract class IntegrationTest {
     static void eventsOfThisRun(DynamicPropertyRegistry registry) {
         registry.add("booking.events.topic-prefix", () -> "it-" + RUN_ID + ".");
         registry.add("booking.events.consumer.group", () -> "it-" + RUN_ID + "-notifications");
+        if (TestInfrastructure.redisCluster()) {
+            registry.add("spring.data.redis.cluster.nodes", () -> "${BOOKING_REDIS_CLUSTER_NODES}");
+        }
     }
 
     @Autowired

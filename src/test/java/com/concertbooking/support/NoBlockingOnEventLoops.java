@@ -35,6 +35,9 @@ public final class NoBlockingOnEventLoops {
                 // parks for microseconds, never on I/O (redis/lettuce#2510). Any concurrent Redis use can hit it.
                 .allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "incrementWriters")
                 .allowBlockingCallsInside("io.lettuce.core.protocol.SharedLock", "decrementWriters")
+                // Netty's adaptive allocator locks a magazine for a few field updates while growing its magazine group;
+                // under contention (several Lettuce event loops, as against a Redis Cluster) it parks briefly, never on I/O.
+                .allowBlockingCallsInside("io.netty.buffer.AdaptivePoolingAllocator$MagazineGroup", "tryExpandMagazines")
                 // Spring Data Redis takes a ReentrantLock on every getReactiveConnection() to hand out the shared
                 // connection; the connect inside it happens once, at start-up (queue.RedisWarmup), off the event loops.
                 .allowBlockingCallsInside("org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory", "doInLock")

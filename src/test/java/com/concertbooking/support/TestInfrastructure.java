@@ -40,6 +40,15 @@ public class TestInfrastructure {
         }
     }
 
+    /**
+     * The Redis switch: {@code BOOKING_TEST_REDIS=cluster} runs the tests against the Redis Cluster of
+     * {@code BOOKING_REDIS_CLUSTER_NODES} (started by {@code bin/infra up --redis-cluster}); unset or {@code single}
+     * against the single Redis.
+     */
+    public static boolean redisCluster() {
+        return "cluster".equals(System.getenv().getOrDefault("BOOKING_TEST_REDIS", System.getProperty("booking.test.redis", "single")));
+    }
+
     static class DockerAvailable implements Condition {
         private static final boolean AVAILABLE = useContainers();
 
@@ -58,7 +67,8 @@ public class TestInfrastructure {
     @Bean
     @ServiceConnection(name = "redis")
     GenericContainer<?> redis() {
-        return new GenericContainer<>("redis:7-alpine").withExposedPorts(6379);
+        return new GenericContainer<>("redis:7-alpine").withExposedPorts(6379)
+                .withCommand("redis-server", "--appendonly", "yes", "--appendfsync", "everysec");
     }
 
     @Bean
