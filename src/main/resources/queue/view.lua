@@ -1,9 +1,13 @@
 -- Operator view of one concert's queue.
 -- KEYS: 1 wait, 2 active, 3 stats, 4 policy. ARGV: 1 default admit-per-tick, 2 default max-active,
 --       3 default active ttl ms, 4 default waiting timeout ms
--- Returns {waiting, active, admitPerTick, maxActive, activeTtlMs, waitTimeoutMs, admittedTotal, rate}
-local p = redis.call('HMGET', KEYS[4], 'admitPerTick', 'maxActive', 'activeTtlMs', 'waitTimeoutMs')
+-- Returns {waiting, active, admitPerTick, maxActive, activeTtlMs, waitTimeoutMs, admittedTotal, rate},
+-- or {'NOPOLICY'} when the policy is not cached (the caller restores it from the database and asks again).
+local p = redis.call('HMGET', KEYS[4], 'v', 'admitPerTick', 'maxActive', 'activeTtlMs', 'waitTimeoutMs')
+if not p[1] then
+  return {'NOPOLICY'}
+end
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),
-        tonumber(p[1]) or tonumber(ARGV[1]), tonumber(p[2]) or tonumber(ARGV[2]),
-        tonumber(p[3]) or tonumber(ARGV[3]), tonumber(p[4]) or tonumber(ARGV[4]),
+        tonumber(p[2]) or tonumber(ARGV[1]), tonumber(p[3]) or tonumber(ARGV[2]),
+        tonumber(p[4]) or tonumber(ARGV[3]), tonumber(p[5]) or tonumber(ARGV[4]),
         tonumber(redis.call('HGET', KEYS[3], 'admitted') or '0'), redis.call('HGET', KEYS[3], 'rate') or '0'}

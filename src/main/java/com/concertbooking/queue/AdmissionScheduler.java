@@ -19,17 +19,20 @@ import reactor.core.scheduler.Schedulers;
  * Runs the admission step for every concert with a queue. Every instance runs it, twice per tick: the
  * admit script claims the tick's slot in Redis, so exactly one call per slot and concert admits (the
  * others only read counts for the gauges). An instance that dies simply stops competing for slots.
+ * Every {@link #POLICY_SYNC} it also brings the Redis copies of those concerts' policies up to the database.
  */
 @Component
 public class AdmissionScheduler implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(AdmissionScheduler.class);
+    static final Duration POLICY_SYNC = Duration.ofSeconds(5);
 
     private final QueueStore store;
     private final QueueMetrics metrics;
     private final Duration period;
     private volatile Disposable running;
     private volatile long lastFailureLog;
+    private volatile long lastPolicySync;
 
     public AdmissionScheduler(QueueStore store, QueueMetrics metrics, BookingProperties properties) {
         this.store = store;
@@ -40,6 +43,22 @@ public class AdmissionScheduler implements SmartLifecycle {
 
     /** One pass over all concerts with a queue; results of the concerts this call admitted in or looked at. */
     public Mono<List<QueueStore.TickResult>> tickAll() {
+        return syncPolicies().then(ticks());
+    }
+
+    private Mono<Void> syncPolicies() {
+        long now = System.currentTimeMillis();
+        if (now - lastPolicySync < POLICY_SYNC.toMillis()) {
+            return Mono.empty();
+        }
+        lastPolicySync = now;
+        return store.concerts().collect(java.util.stream.Collectors.toSet()).flatMap(store::syncPolicies).onErrorResume(e -> {
+            logFailure(e);
+            return Mono.empty();
+        });
+    }
+
+    private Mono<List<QueueStore.TickResult>> ticks() {
         return store.concerts()
                 .flatMap(concertId -> store.tick(concertId).onErrorResume(e -> {
                     logFailure(e);

@@ -1,22 +1,36 @@
 package com.concertbooking.queue;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
+import com.concertbooking.support.ApiException;
 import com.concertbooking.support.BookingProperties;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.cluster.pubsub.RedisClusterPubSubAdapter;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.stereotype.Component;
 import reactor.core.Disposable;
@@ -25,24 +39,37 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
 import reactor.util.concurrent.Queues;
+import reactor.util.retry.Retry;
 
 /**
- * SSE fan-out. One hub per instance: every {@link #POLL} it reads the change counters of all concerts with
- * open streams here in one MGET; only for a concert whose counter moved (or every few seconds, for the
- * keep-alive events and presence) it looks up all of that concert's streams in batched script calls of
- * {@link #BATCH} entries, and pushes each result into the stream's own sink. Redis round trips therefore
- * grow with concerts and changes, not with open streams. Heartbeat comments ride on the same loop.
- * A closed connection cancels the stream, which unregisters it at once.
+ * SSE fan-out, pushed from Redis. The admission and queue scripts publish on the concert's shard channel
+ * ({@link QueueStore#channel}); each instance subscribes (SSUBSCRIBE) only to the channels of concerts it has open
+ * streams for, so its work never depends on fans waiting in other concerts.
+ * <ul>
+ * <li>An admission message names the admitted entries: their streams get {@code active} at once, with no lookup.</li>
+ * <li>Any message marks the concert's positions stale: its streams here are looked up in batched script calls of
+ * {@link #BATCH} entries, at once when the last lookup is {@link #MIN_GAP_MS} old, else right after that gap.</li>
+ * <li>Fallback: every few seconds ({@link #MAX_SILENCE_MS} at most) all streams are looked up anyway. That sends
+ * the keep-alive positions, keeps streaming users present, and converges if a message was lost (pub/sub delivers at
+ * most once: a reconnect or a failover can drop some).</li>
+ * </ul>
+ * Each open stream holds a lease in Redis for the per-token limit ({@code booking.queue.max-streams-per-token}),
+ * renewed every {@link #RENEW_EVERY_MS} and released when the stream ends; a crashed instance's leases run out.
  */
 @Component
 public class QueueStreams implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStreams.class);
-    static final Duration POLL = Duration.ofMillis(250);
+    static final Duration LOOP = Duration.ofMillis(100);
+    static final long MIN_GAP_MS = 200;
     static final Duration HEARTBEAT = Duration.ofSeconds(10);
     /** Position events go out at least this often (SPEC: at least every 5 s). */
     static final long MAX_SILENCE_MS = 3_000;
     static final int BATCH = 500;
+    static final Duration LEASE = Duration.ofSeconds(30);
+    static final long RENEW_EVERY_MS = 10_000;
+    /** SSUBSCRIBE again now and then: idempotent, and repairs a subscription lost in a failover or slot move. */
+    static final long RESUBSCRIBE_EVERY_MS = 30_000;
 
     /** What the hub pushes to a stream: a state (forced: send even if unchanged) or a heartbeat (state null). */
     record Update(EntryState state, Long estimate, boolean forced) {
@@ -52,42 +79,69 @@ public class QueueStreams implements SmartLifecycle {
     static final class Watcher {
         final long concertId;
         final QueueStore.Member member;
+        final QueueStore.Stream stream;
         final Sinks.Many<Update> sink = Sinks.many().unicast().onBackpressureBuffer(Queues.<Update>get(32).get());
 
-        Watcher(long concertId, long userId, String entryId) {
+        Watcher(long concertId, long userId, String entryId, String streamId) {
             this.concertId = concertId;
             this.member = new QueueStore.Member(userId, entryId);
+            this.stream = new QueueStore.Stream(entryId, streamId);
+        }
+
+        /** Updates come from the loop, from Redis replies and from pub/sub messages: one at a time into the sink. */
+        synchronized void emit(Update update) {
+            sink.tryEmitNext(update);
         }
     }
 
     static final class Channel {
         final long concertId;
         final Set<Watcher> watchers = ConcurrentHashMap.newKeySet();
+        /** Entry id -> its streams on this instance (at most max-streams-per-token). */
+        final Map<String, Set<Watcher>> byEntry = new ConcurrentHashMap<>();
         final Queue<Watcher> fresh = new ConcurrentLinkedQueue<>();
-        String version;
-        long lastRefreshMs;
+        final AtomicBoolean busy = new AtomicBoolean();
+        volatile boolean dirty;
+        volatile boolean subscribed;
+        volatile long lastRefreshMs;
+        volatile long lastSubscribeMs;
+        long lastRenewMs;
         boolean closed;
 
         Channel(long concertId) {
             this.concertId = concertId;
+            // The first full lookup waits for the keep-alive; new streams are looked up once the subscription stands.
+            this.lastRefreshMs = System.currentTimeMillis();
+            this.lastRenewMs = lastRefreshMs;
         }
     }
 
     private final QueueStore store;
     private final QueueService service;
     private final QueueMetrics metrics;
+    private final LettuceConnectionFactory connections;
     private final long defaultWaitTimeoutMs;
+    private final int maxStreamsPerToken;
     private final Map<Long, Channel> channels = new ConcurrentHashMap<>();
+    /** Concerts whose shard channel this instance subscribed to (touched by the loop thread only). */
+    private final Set<Long> subscribedConcerts = new HashSet<>();
     private final AtomicInteger open = new AtomicInteger();
+    private final String instanceId = UUID.randomUUID().toString().substring(0, 8);
+    private final AtomicLong streamSequence = new AtomicLong();
+    private volatile StatefulRedisPubSubConnection<String, String> pubsub;
     private volatile Disposable running;
+    private volatile Disposable connecting;
     private long lastHeartbeatMs = System.currentTimeMillis();
     private volatile long lastFailureLog;
 
-    public QueueStreams(QueueStore store, QueueService service, QueueMetrics metrics, BookingProperties properties) {
+    public QueueStreams(QueueStore store, QueueService service, QueueMetrics metrics, LettuceConnectionFactory connections,
+                        BookingProperties properties) {
         this.store = store;
         this.service = service;
         this.metrics = metrics;
+        this.connections = connections;
         this.defaultWaitTimeoutMs = properties.queue().waitingTimeout().toMillis();
+        this.maxStreamsPerToken = properties.queue().maxStreamsPerToken();
         metrics.streams(open::get);
     }
 
@@ -95,25 +149,57 @@ public class QueueStreams implements SmartLifecycle {
         return open.get();
     }
 
-    /** The event stream of one verified token, starting from the state the verification just read. */
+    /** Whether this instance's subscription to a concert's changes stands (tests wait for it before publishing). */
+    boolean subscribed(long concertId) {
+        Channel ch = channels.get(concertId);
+        return ch != null && ch.subscribed;
+    }
+
+    /**
+     * The event stream of one verified token, starting from the state the verification just read. A waiting token
+     * gets a stream only while fewer than max-streams-per-token of its streams are open (across instances), else 429.
+     */
     public Flux<ServerSentEvent<Object>> stream(QueueService.Verified verified) {
         Update first = new Update(verified.state(), verified.ticket().estimatedWaitSeconds(), true);
         if (verified.state().kind() != Kind.WAITING) {
             return Flux.just(new Memory().event(first)); // active or expired: one event and done
         }
+        long concertId = verified.pass().concertId();
         return Flux.defer(() -> {
-            Watcher watcher = new Watcher(verified.pass().concertId(), verified.pass().userId(), verified.pass().entryId());
-            register(watcher);
-            open.incrementAndGet();
+            Watcher watcher = new Watcher(concertId, verified.pass().userId(), verified.pass().entryId(),
+                    instanceId + ":" + streamSequence.incrementAndGet());
+            AtomicBoolean leased = new AtomicBoolean();
+            AtomicBoolean registered = new AtomicBoolean();
             Memory memory = new Memory();
-            return Flux.concat(Mono.just(first), watcher.sink.asFlux())
+            return store.openStream(concertId, watcher.stream, maxStreamsPerToken, LEASE)
+                    .flatMap(untilFree -> Mono.<Void>error(ApiException.tooManyRequests(
+                            "At most " + maxStreamsPerToken + " streams may be open per queue token; close one first",
+                            clamp(untilFree))))
+                    .doOnSuccess(v -> leased.set(true))
+                    .thenMany(Flux.defer(() -> {
+                        register(watcher);
+                        registered.set(true);
+                        open.incrementAndGet();
+                        return Flux.concat(Mono.just(first), watcher.sink.asFlux());
+                    }))
                     .mapNotNull(memory::event)
                     .takeUntil(Memory::terminal)
                     .doFinally(signal -> {
-                        unregister(watcher);
-                        open.decrementAndGet();
+                        if (registered.get()) {
+                            unregister(watcher);
+                            open.decrementAndGet();
+                        }
+                        if (leased.get()) {
+                            store.closeStream(concertId, watcher.stream)
+                                    .subscribe(null, e -> logFailure("releasing a stream lease failed (it runs out on its own)", e));
+                        }
                     });
         });
+    }
+
+    private static Duration clamp(Duration untilFree) {
+        long s = Math.max(1, Math.min(LEASE.toSeconds(), (untilFree.toMillis() + 999) / 1000));
+        return Duration.ofSeconds(s);
     }
 
     /** Per-stream memory: send a position when it changed or when a keep-alive is due; never move back. */
@@ -159,7 +245,8 @@ public class QueueStreams implements SmartLifecycle {
             synchronized (ch) {
                 if (!ch.closed) {
                     ch.watchers.add(watcher);
-                    ch.fresh.add(watcher); // looked up in the next pass: covers changes between verify and register
+                    ch.byEntry.computeIfAbsent(watcher.member.entryId(), e -> ConcurrentHashMap.newKeySet()).add(watcher);
+                    ch.fresh.add(watcher); // looked up once subscribed: covers changes between verify and subscription
                     return;
                 }
             }
@@ -170,10 +257,59 @@ public class QueueStreams implements SmartLifecycle {
         Channel ch = channels.get(watcher.concertId);
         if (ch != null) {
             ch.watchers.remove(watcher);
+            ch.byEntry.computeIfPresent(watcher.member.entryId(), (e, set) -> {
+                set.remove(watcher);
+                return set.isEmpty() ? null : set;
+            });
         }
     }
 
-    /** One hub pass (package-visible for tests). */
+    // ------------------------------------------------------------------------------------------ pushed changes
+
+    /** A message on a concert's shard channel (on a Lettuce thread): 'A<activeUntil ms>|entry,entry,...' or 'C'. */
+    void onMessage(String channelName, String message) {
+        Long concertId = concertOf(channelName);
+        Channel ch = concertId == null ? null : channels.get(concertId);
+        if (ch == null) {
+            return;
+        }
+        if (message.startsWith("A")) {
+            try {
+                int bar = message.indexOf('|');
+                Update active = new Update(new EntryState(Kind.ACTIVE, 0, Instant.ofEpochMilli(Long.parseLong(message.substring(1, bar)))), 0L, true);
+                for (String entry : message.substring(bar + 1).split(",")) {
+                    Set<Watcher> streams = ch.byEntry.get(entry);
+                    if (streams != null) {
+                        streams.forEach(w -> w.emit(active));
+                    }
+                }
+            } catch (RuntimeException e) { // not ours to trust blindly: a malformed message only means "look up"
+                logFailure("unreadable queue message on " + channelName, e);
+            }
+        }
+        ch.dirty = true;
+        long now = System.currentTimeMillis();
+        if (now - ch.lastRefreshMs >= MIN_GAP_MS) {
+            refresh(ch, true, false, now).subscribe(null, e -> logFailure("queue stream refresh failed (streams keep their last state)", e));
+        }
+    }
+
+    private static Long concertOf(String channelName) {
+        String prefix = "queue:{concert:";
+        int end = channelName.indexOf('}');
+        if (!channelName.startsWith(prefix) || end < 0) {
+            return null;
+        }
+        try {
+            return Long.parseLong(channelName.substring(prefix.length(), end));
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ the loop
+
+    /** One pass of the hub's loop (package-visible for tests): subscriptions, due lookups, leases, heartbeats. */
     Mono<Void> pollOnce() {
         long now = System.currentTimeMillis();
         List<Channel> live = new ArrayList<>();
@@ -189,65 +325,163 @@ public class QueueStreams implements SmartLifecycle {
         }
         if (now - lastHeartbeatMs >= HEARTBEAT.toMillis()) {
             lastHeartbeatMs = now;
-            live.forEach(ch -> ch.watchers.forEach(w -> w.sink.tryEmitNext(Update.HEARTBEAT)));
+            live.forEach(ch -> ch.watchers.forEach(w -> w.emit(Update.HEARTBEAT)));
         }
-        if (live.isEmpty()) {
+        manageSubscriptions(live, now);
+        List<Mono<Void>> work = new ArrayList<>();
+        for (Channel ch : live) {
+            long waitMs = metrics.waitTimeoutMs(ch.concertId, defaultWaitTimeoutMs);
+            // Often enough that an open stream keeps its user present, and that keep-alive positions flow.
+            long forcedEvery = Math.max(MIN_GAP_MS, Math.min(MAX_SILENCE_MS, waitMs / 3));
+            boolean forced = now - ch.lastRefreshMs >= forcedEvery;
+            boolean pushed = ch.dirty && now - ch.lastRefreshMs >= MIN_GAP_MS;
+            if (forced || pushed) {
+                work.add(refresh(ch, true, forced, now));
+            } else if (!ch.fresh.isEmpty() && (ch.subscribed || pubsub == null || now - ch.lastSubscribeMs >= 1000)) {
+                work.add(refresh(ch, false, false, now));
+            }
+            if (now - ch.lastRenewMs >= RENEW_EVERY_MS) {
+                ch.lastRenewMs = now;
+                work.add(renew(ch));
+            }
+        }
+        return Flux.fromIterable(work).flatMap(m -> m.onErrorResume(e -> {
+            logFailure("queue stream refresh failed (streams keep their last state)", e);
             return Mono.empty();
-        }
-        return store.versions(live.stream().map(ch -> ch.concertId).toList())
-                .flatMapMany(versions -> Flux.range(0, live.size()).flatMap(i -> refresh(live.get(i), versions.get(i), now), 4))
-                .then();
+        })).then();
     }
 
-    private Mono<Void> refresh(Channel ch, String version, long now) {
-        long waitMs = metrics.waitTimeoutMs(ch.concertId, defaultWaitTimeoutMs);
-        // Refresh often enough that an open stream keeps its user present, and that keep-alive positions flow.
-        long forcedEvery = Math.max(POLL.toMillis(), Math.min(MAX_SILENCE_MS, waitMs / 3));
-        boolean forced = now - ch.lastRefreshMs >= forcedEvery;
-        boolean changed = !Objects.equals(version, ch.version);
+    /**
+     * Looks up the states of a concert's streams here (all of them, or only the new ones) and pushes each into its
+     * stream. One lookup per concert at a time; a change arriving meanwhile leaves the concert dirty for the next.
+     */
+    private Mono<Void> refresh(Channel ch, boolean full, boolean forced, long now) {
+        if (!ch.busy.compareAndSet(false, true)) {
+            return Mono.empty();
+        }
         List<Watcher> fresh = new ArrayList<>();
         for (Watcher w; (w = ch.fresh.poll()) != null; ) {
             fresh.add(w);
         }
         List<Watcher> targets;
-        if (changed || forced) {
-            ch.version = version;
+        if (full) {
+            ch.dirty = false;
             ch.lastRefreshMs = now;
             targets = new ArrayList<>(ch.watchers);
         } else {
             targets = fresh.stream().filter(ch.watchers::contains).toList();
         }
         if (targets.isEmpty()) {
+            ch.busy.set(false);
             return Mono.empty();
         }
-        List<List<Watcher>> chunks = new ArrayList<>();
-        for (int i = 0; i < targets.size(); i += BATCH) {
-            chunks.add(targets.subList(i, Math.min(targets.size(), i + BATCH)));
-        }
-        return Flux.fromIterable(chunks)
+        return Flux.fromIterable(chunks(targets))
                 .concatMap(chunk -> store.states(ch.concertId, chunk.stream().map(w -> w.member).toList(), true)
                         .doOnNext(batch -> {
                             for (int i = 0; i < chunk.size(); i++) {
                                 EntryState state = batch.states().get(i);
                                 Long estimate = service.estimateSeconds(state, batch.observedRate(), batch.admitPerTick());
-                                chunk.get(i).sink.tryEmitNext(new Update(state, estimate, forced));
+                                chunk.get(i).emit(new Update(state, estimate, forced));
                             }
                         }))
+                .then()
+                .doFinally(s -> ch.busy.set(false));
+    }
+
+    private Mono<Void> renew(Channel ch) {
+        List<Watcher> all = new ArrayList<>(ch.watchers);
+        return Flux.fromIterable(chunks(all))
+                .concatMap(chunk -> store.renewStreams(ch.concertId, chunk.stream().map(w -> w.stream).toList(), LEASE))
                 .then();
+    }
+
+    private static List<List<Watcher>> chunks(List<Watcher> all) {
+        List<List<Watcher>> chunks = new ArrayList<>();
+        for (int i = 0; i < all.size(); i += BATCH) {
+            chunks.add(all.subList(i, Math.min(all.size(), i + BATCH)));
+        }
+        return chunks;
+    }
+
+    /** Subscribes to the channels of concerts with streams here, unsubscribes from the others (loop thread only). */
+    private void manageSubscriptions(List<Channel> live, long now) {
+        StatefulRedisPubSubConnection<String, String> ps = pubsub;
+        if (ps == null) {
+            return;
+        }
+        Set<Long> wanted = new HashSet<>();
+        live.forEach(ch -> wanted.add(ch.concertId));
+        for (var it = subscribedConcerts.iterator(); it.hasNext(); ) {
+            long concertId = it.next();
+            if (!wanted.contains(concertId)) {
+                it.remove();
+                ps.async().sunsubscribe(QueueStore.channel(concertId));
+            }
+        }
+        for (Channel ch : live) {
+            if (!subscribedConcerts.contains(ch.concertId) || now - ch.lastSubscribeMs >= RESUBSCRIBE_EVERY_MS) {
+                subscribedConcerts.add(ch.concertId);
+                ch.lastSubscribeMs = now;
+                ps.async().ssubscribe(QueueStore.channel(ch.concertId)).whenComplete((ok, e) -> {
+                    if (e == null) {
+                        ch.subscribed = true;
+                    } else {
+                        logFailure("subscribing to queue changes failed (streams fall back to periodic lookups)", e);
+                    }
+                });
+            }
+        }
+    }
+
+    /** The pub/sub connection: one per instance, to the shard owners on a cluster. Opened off the event loops. */
+    private Mono<StatefulRedisPubSubConnection<String, String>> connect() {
+        return Mono.fromCallable(() -> {
+            var client = connections.getRequiredNativeClient();
+            if (client instanceof RedisClusterClient cluster) {
+                var connection = cluster.connectPubSub(StringCodec.UTF8);
+                connection.addListener(new RedisClusterPubSubAdapter<String, String>() {
+                    @Override
+                    public void smessage(RedisClusterNode node, String channel, String message) {
+                        onMessage(channel, message);
+                    }
+                });
+                return (StatefulRedisPubSubConnection<String, String>) connection;
+            }
+            var connection = ((RedisClient) client).connectPubSub(StringCodec.UTF8);
+            connection.addListener(new RedisPubSubAdapter<String, String>() {
+                @Override
+                public void smessage(String channel, String message) {
+                    onMessage(channel, message);
+                }
+            });
+            return connection;
+        }).subscribeOn(Schedulers.boundedElastic());
+    }
+
+    private void logFailure(String what, Throwable e) {
+        long t = System.currentTimeMillis();
+        if (t - lastFailureLog > 10_000) {
+            lastFailureLog = t;
+            log.warn("{}: {}", what, e.toString());
+        }
     }
 
     @Override
     public void start() {
-        running = Flux.interval(POLL, POLL, Schedulers.parallel())
+        // Until the pub/sub connection stands (Redis down at start, say), streams live on the periodic lookups.
+        connecting = connect()
+                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(500)).maxBackoff(Duration.ofSeconds(10))
+                        .doBeforeRetry(s -> logFailure("queue pub/sub connection failed, retrying", s.failure())))
+                .subscribe(c -> pubsub = c);
+        running = Flux.interval(LOOP, LOOP, Schedulers.parallel())
                 .onBackpressureDrop()
-                .concatMap(i -> pollOnce().onErrorResume(e -> {
-                    long t = System.currentTimeMillis();
-                    if (t - lastFailureLog > 10_000) {
-                        lastFailureLog = t;
-                        log.warn("queue stream refresh failed (streams keep their last state): {}", e.toString());
+                .doOnNext(i -> {
+                    try {
+                        pollOnce().subscribe();
+                    } catch (RuntimeException e) {
+                        logFailure("queue stream loop failed", e);
                     }
-                    return Mono.empty();
-                }), 1)
+                })
                 .subscribe();
     }
 
@@ -258,8 +492,21 @@ public class QueueStreams implements SmartLifecycle {
             d.dispose();
         }
         running = null;
+        Disposable c = connecting;
+        if (c != null) {
+            c.dispose();
+        }
+        StatefulRedisPubSubConnection<String, String> ps = pubsub;
+        pubsub = null;
+        if (ps != null) {
+            ps.closeAsync();
+        }
         // Complete open streams so that a graceful shutdown does not wait for them; clients reconnect elsewhere.
-        channels.values().forEach(ch -> ch.watchers.forEach(w -> w.sink.tryEmitComplete()));
+        channels.values().forEach(ch -> ch.watchers.forEach(w -> {
+            synchronized (w) {
+                w.sink.tryEmitComplete();
+            }
+        }));
     }
 
     @Override

@@ -26,7 +26,7 @@ class RedisWarmup {
 
     @EventListener(ApplicationStartedEvent.class)
     void connect() {
-        redis.hasKey(QueueStore.REGISTRY)
+        redis.hasKey(QueueStore.key(0, "warmup"))
                 .subscribeOn(Schedulers.boundedElastic())
                 .timeout(Duration.ofSeconds(10))
                 .subscribe(ok -> log.debug("redis connection ready"), e -> log.warn("redis not reachable at start-up: {}", e.toString()));

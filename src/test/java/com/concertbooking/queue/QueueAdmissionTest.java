@@ -30,16 +30,21 @@ class QueueAdmissionTest extends QueueTestSupport {
     @Autowired
     BookingProperties properties;
 
+    @Autowired
+    QueuePolicies policies;
+
     /** A scheduler as another instance would run it: its own Redis connection, store and meters. */
-    private record Instance(LettuceConnectionFactory connections, AdmissionScheduler scheduler) {}
+    private record Instance(LettuceConnectionFactory connections, QueueStore store, AdmissionScheduler scheduler) {}
 
     private Instance anotherInstance() {
-        var connections = new LettuceConnectionFactory(appConnections.getStandaloneConfiguration());
+        var connections = appConnections.getClusterConfiguration() != null
+                ? new LettuceConnectionFactory(appConnections.getClusterConfiguration())
+                : new LettuceConnectionFactory(appConnections.getStandaloneConfiguration());
         connections.setEagerInitialization(true); // connect here, on the test thread, not lazily on a non-blocking one
         connections.afterPropertiesSet();
         connections.start();
-        var store = new QueueStore(new ReactiveStringRedisTemplate(connections), properties);
-        return new Instance(connections, new AdmissionScheduler(store, new QueueMetrics(new SimpleMeterRegistry()), properties));
+        var store = new QueueStore(new ReactiveStringRedisTemplate(connections), policies, properties);
+        return new Instance(connections, store, new AdmissionScheduler(store, new QueueMetrics(new SimpleMeterRegistry()), properties));
     }
 
     /** SPEC 4.7: several instances tick the same queue; each slot admits once and each user is admitted once. */
@@ -54,6 +59,10 @@ class QueueAdmissionTest extends QueueTestSupport {
 
         Instance a = anotherInstance();
         Instance b = anotherInstance();
+        // An instance ticks the queues its own requests touched: one more fan joins through each.
+        a.store().join(concert, base + users, java.util.UUID.randomUUID().toString()).block(Duration.ofSeconds(5));
+        b.store().join(concert, base + users + 1, java.util.UUID.randomUUID().toString()).block(Duration.ofSeconds(5));
+        users += 2;
         Queue<QueueStore.TickResult> seenByA = new ConcurrentLinkedQueue<>();
         Queue<QueueStore.TickResult> seenByB = new ConcurrentLinkedQueue<>();
         // Both hammer the admission step far more often than once per tick, racing each other and the app's own scheduler.

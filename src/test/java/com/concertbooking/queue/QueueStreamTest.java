@@ -213,7 +213,10 @@ class QueueStreamTest extends QueueTestSupport {
         for (int i = 0; i < n; i++) {
             int index = i;
             positions.put(i, new CopyOnWriteArrayList<>());
+            // Opening 300 at once on a busy shared machine can meet a Redis timeout (503 with Retry-After): retry like a client.
             open.add(client.get().uri("/api/v1/queues/stream?token={t}", tokens.get(i)).retrieve().bodyToFlux(EVENT)
+                    .retryWhen(reactor.util.retry.Retry.backoff(5, Duration.ofMillis(500))
+                            .filter(e -> e instanceof org.springframework.web.reactive.function.client.WebClientResponseException.ServiceUnavailable))
                     .filter(e -> "position".equals(e.event()))
                     .subscribe(e -> positions.get(index).add(((Number) e.data().get("position")).longValue())));
         }
@@ -228,6 +231,125 @@ class QueueStreamTest extends QueueTestSupport {
             });
         } finally {
             open.forEach(Disposable::dispose);
+        }
+    }
+
+    /** Opens a stream over plain HTTP; the caller reads or closes it. */
+    private HttpResponse<java.io.InputStream> openPlain(String token) throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/queues/stream?token=" + token))
+                .header("Accept", "text/event-stream").timeout(Duration.ofSeconds(30)).GET().build();
+        return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+    }
+
+    private static String firstLine(HttpResponse<java.io.InputStream> response) throws java.io.IOException {
+        return new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8)).readLine();
+    }
+
+    /** Issue 9: at most max-streams-per-token (2) open streams per token, counted in Redis across instances. */
+    @Test
+    void aThirdStreamOfOneTokenIsTooManyUntilOneCloses() throws Exception {
+        long concert = newConcert();
+        pause(concert);
+        String token = token(freshUserId(), concert);
+        var first = openPlain(token);
+        var second = openPlain(token);
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(second.statusCode()).isEqualTo(200);
+        assertThat(firstLine(first)).isEqualTo("event:position");
+        assertThat(firstLine(second)).isEqualTo("event:position");
+
+        var third = openPlain(token);
+        assertThat(third.statusCode()).isEqualTo(429);
+        assertThat(third.headers().firstValue("Content-Type").orElse("")).startsWith("application/problem+json");
+        assertThat(new String(third.body().readAllBytes(), StandardCharsets.UTF_8)).contains("\"code\":\"TOO_MANY_REQUESTS\"");
+        assertThat(Long.parseLong(third.headers().firstValue("Retry-After").orElseThrow())).isBetween(1L, 30L);
+        // Another token of the same concert is not affected.
+        assertThat(openPlainAndClose(token(freshUserId(), concert))).isEqualTo(200);
+
+        // A client going away releases its stream at once.
+        first.body().close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> openPlainAndClose(token) == 200);
+        second.body().close();
+    }
+
+    /** A stream of an instance that died is counted until its lease runs out, then no longer. */
+    @Test
+    void aDeadInstancesStreamStopsCountingWhenItsLeaseEnds() throws Exception {
+        long concert = newConcert();
+        pause(concert);
+        Map<?, ?> joined = join(freshUserId(), concert);
+        String token = (String) joined.get("token");
+        String entry = queue.verify(token).block(Duration.ofSeconds(5)).pass().entryId();
+        var mine = openPlain(token);
+        assertThat(mine.statusCode()).isEqualTo(200);
+        // A lease left by a crashed instance, 1.5 s from its end.
+        redis.execute(org.springframework.data.redis.core.script.RedisScript.of("""
+                local t = redis.call('TIME')
+                return redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + 1500, 'crashed:1')""", Long.class),
+                List.of(QueueStore.streamsKey(concert, entry)), List.of()).blockLast(Duration.ofSeconds(5));
+        var refused = openPlain(token);
+        assertThat(refused.statusCode()).isEqualTo(429);
+        assertThat(Long.parseLong(refused.headers().firstValue("Retry-After").orElseThrow())).isBetween(1L, 2L);
+        refused.body().close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> openPlainAndClose(token) == 200);
+        mine.body().close();
+    }
+
+    private int openPlainAndClose(String token) throws Exception {
+        var response = openPlain(token);
+        response.body().close();
+        return response.statusCode();
+    }
+
+    /**
+     * Push: an admission message names the admitted entries and their streams say active from it, with no lookup.
+     * The message here is published by hand, with an activeUntil no lookup could produce (the user never was admitted).
+     */
+    @Test
+    void anAdmissionMessageReachesItsStreamWithoutALookup() {
+        long concert = newConcert();
+        pause(concert);
+        String token = token(freshUserId(), concert);
+        String entry = queue.verify(token).block(Duration.ofSeconds(5)).pass().entryId();
+        List<ServerSentEvent<Map<String, Object>>> events = new CopyOnWriteArrayList<>();
+        Disposable d = racingClient().get().uri("/api/v1/queues/stream?token={t}", token).retrieve().bodyToFlux(EVENT).subscribe(events::add);
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> streams.subscribed(concert) && !events.isEmpty());
+            java.time.Instant until = java.time.Instant.now().plusSeconds(12_345).truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+            redis.execute(org.springframework.data.redis.core.script.RedisScript.of("return redis.call('SPUBLISH', KEYS[1], ARGV[1])", Long.class),
+                    List.of(QueueStore.channel(concert)), List.of("A" + until.toEpochMilli() + "|other-entry," + entry)).blockLast(Duration.ofSeconds(5));
+            await().atMost(Duration.ofSeconds(10)).until(() -> events.stream().anyMatch(e -> "active".equals(e.event())));
+            var active = events.stream().filter(e -> "active".equals(e.event())).findFirst().orElseThrow();
+            assertThat(java.time.Instant.parse((String) active.data().get("activeUntil"))).isEqualTo(until);
+        } finally {
+            d.dispose();
+        }
+    }
+
+    /** Fallback: an admission whose message never came (pub/sub is at most once) still reaches the stream. */
+    @Test
+    void anAdmissionWithoutAMessageStillReachesTheStream() {
+        long concert = newConcert();
+        pause(concert);
+        Map<?, ?> joined = join(freshUserId(), concert);
+        String token = (String) joined.get("token");
+        List<ServerSentEvent<Map<String, Object>>> events = new CopyOnWriteArrayList<>();
+        Disposable d = racingClient().get().uri("/api/v1/queues/stream?token={t}", token).retrieve().bodyToFlux(EVENT).subscribe(events::add);
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> !events.isEmpty());
+            // Admitted behind the hub's back: moved from waiting to active, nothing published.
+            redis.execute(org.springframework.data.redis.core.script.RedisScript.of("""
+                    local t = redis.call('TIME')
+                    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+                    redis.call('ZREM', KEYS[1], ARGV[1])
+                    redis.call('ZREM', KEYS[2], ARGV[1])
+                    return redis.call('ZADD', KEYS[3], now + 60000, ARGV[1])""", Long.class),
+                    List.of(QueueStore.key(concert, "wait"), QueueStore.key(concert, "seen"), QueueStore.key(concert, "active")),
+                    List.of(String.valueOf(joined.get("userId")))).blockLast(Duration.ofSeconds(5));
+            await().atMost(Duration.ofSeconds(10)).until(() -> events.stream().anyMatch(e -> "active".equals(e.event())));
+        } finally {
+            d.dispose();
         }
     }
 }
