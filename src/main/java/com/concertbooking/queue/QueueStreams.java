@@ -68,8 +68,11 @@ public class QueueStreams implements SmartLifecycle {
     static final int BATCH = 500;
     static final Duration LEASE = Duration.ofSeconds(30);
     static final long RENEW_EVERY_MS = 10_000;
-    /** SSUBSCRIBE again now and then: idempotent, and repairs a subscription lost in a failover or slot move. */
-    static final long RESUBSCRIBE_EVERY_MS = 30_000;
+    /**
+     * SSUBSCRIBE again now and then: idempotent, and repairs what Lettuce's own resubscription cannot, a channel whose
+     * slot moved to another node (failover, resharding) or a reconnect whose multi-channel SSUBSCRIBE was CROSSSLOT.
+     */
+    static final long RESUBSCRIBE_EVERY_MS = 10_000;
 
     /** What the hub pushes to a stream: a state (forced: send even if unchanged) or a heartbeat (state null). */
     record Update(EntryState state, Long estimate, boolean forced) {
