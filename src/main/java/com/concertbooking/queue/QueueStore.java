@@ -66,6 +66,7 @@ public class QueueStore {
     /** Concerts with queue traffic on this instance -> last touch (nanoTime), or GONE once forgotten. */
     private final Map<Long, AtomicLong> live = new ConcurrentHashMap<>();
     private final Map<Long, Mono<Void>> restoring = new ConcurrentHashMap<>();
+    private volatile long lastRestoreFailureLog;
 
     public QueueStore(ReactiveStringRedisTemplate redis, QueuePolicies policies, BookingProperties properties) {
         this.redis = redis;
@@ -280,7 +281,13 @@ public class QueueStore {
     private void policyCached(long concertId, Object flag) {
         if ("0".equals(str(flag))) {
             // Only the scripts that must not guess (admission, the operator view) wait for it; here it refills in the background.
-            restore(concertId).subscribe(null, e -> log.warn("restoring the queue policy of concert {} failed: {}", concertId, e.toString()));
+            restore(concertId).subscribe(null, e -> {
+                long now = System.currentTimeMillis();
+                if (now - lastRestoreFailureLog > 10_000) { // a database outage would fail every call: log now and then
+                    lastRestoreFailureLog = now;
+                    log.warn("restoring the queue policy of concert {} failed: {}", concertId, e.toString());
+                }
+            });
         }
     }
 
