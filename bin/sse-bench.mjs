@@ -142,11 +142,16 @@ const concertId = concert.json.concertId;
 await admin('PUT', `/api/v1/admin/queues/${concertId}/policy`, { admitPerTick: 0, maxActive: 1000000 });
 activeTtlMs = (await admin('GET', `/api/v1/admin/queues/${concertId}`)).json.activeTtlSeconds * 1000;
 const heapBefore = await liveHeapMb();
-const userBase = 900_000_000 + Math.floor(Math.random() * 1e8);
+// Signed-in fans (SPEC 11): users made and access tokens minted through the operator API before the run.
+const runTag = Date.now().toString(36);
+const access = await pool(N, 64, async (i) => {
+  const user = await admin('POST', '/api/v1/admin/users', { username: `sse-${runTag}-${i}`, balance: 0 });
+  return (await admin('POST', `/api/v1/admin/users/${user.json.userId}/access-token`)).json.accessToken;
+});
 let t = Date.now();
 async function join(i) { // a 503 (Redis busy on a loaded machine) carries Retry-After: try again like a client
   for (let attempt = 0; ; attempt++) {
-    const r = await call('POST', '/api/v1/queues/token', { userId: userBase + i, concertId });
+    const r = await call('POST', '/api/v1/queues/token', { concertId }, { authorization: `Bearer ${access[i]}` });
     if (r.status !== 503 || attempt >= 5) return r.json.token;
     retried++;
     await sleep(1000 + Math.random() * 1000);

@@ -17,8 +17,8 @@ import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
 
 /**
- * Operator control of one concert's queue (behind X-Admin-Key, see AdminKeyFilter). A policy is stored in the
- * database and cached in Redis (see {@link QueueStore#setPolicy}).
+ * Operator control of one concert's queue (access: auth.AccessRules). A policy is stored in the database and
+ * cached in Redis (see {@link QueueStore#setPolicy}).
  */
 @RestController
 @RequestMapping("/api/v1/admin/queues")

@@ -54,14 +54,14 @@ class QueueAdmissionTest extends QueueTestSupport {
         int users = 300;
         int perTick = 60;
         pause(concert);
-        long base = freshUserId() + 30_000_000L;
-        joinAll(concert, base, users, 100);
+        joinAll(concert, freshUsers(users), 100);
 
         Instance a = anotherInstance();
         Instance b = anotherInstance();
         // An instance ticks the queues its own requests touched: one more fan joins through each.
-        a.store().join(concert, base + users, java.util.UUID.randomUUID().toString()).block(Duration.ofSeconds(5));
-        b.store().join(concert, base + users + 1, java.util.UUID.randomUUID().toString()).block(Duration.ofSeconds(5));
+        List<Long> two = freshUsers(2);
+        a.store().join(concert, two.get(0), java.util.UUID.randomUUID().toString()).block(Duration.ofSeconds(5));
+        b.store().join(concert, two.get(1), java.util.UUID.randomUUID().toString()).block(Duration.ofSeconds(5));
         users += 2;
         Queue<QueueStore.TickResult> seenByA = new ConcurrentLinkedQueue<>();
         Queue<QueueStore.TickResult> seenByB = new ConcurrentLinkedQueue<>();
