@@ -94,7 +94,6 @@ class QueuePolicyTest extends QueueTestSupport {
         String policyKey = QueueStore.key(concert, "policy");
         redis.delete(policyKey).then(redis.<String, String>opsForHash().putAll(policyKey,
                 Map.of("v", "0", "admitPerTick", "0", "maxActive", "3"))).block(WAIT);
-        assertThat(num(queueView(concert).get("maxActive"))).as("the scripts read the cached copy").isEqualTo(3);
         await().atMost(Duration.ofSeconds(15)).until(() -> num(queueView(concert).get("maxActive")) == 7);
     }
 

@@ -44,7 +44,10 @@ class QueueStreamTest extends QueueTestSupport {
         String third = token(freshUserId(), concert);
         var verified = queue.verify(third).block();
         // Keep-alive repeats of an unchanged position may interleave with slow steps; the sequence of changes is the subject.
+        // Observed on a test thread: the steps below block (admin calls), and events arrive on Redis I/O threads,
+        // which a blocking step would stall (with them, the very Redis replies the admin call waits for).
         Flux<ServerSentEvent<Object>> events = streams.stream(verified)
+                .publishOn(reactor.core.scheduler.Schedulers.boundedElastic())
                 .filter(e -> e.event() != null)
                 .distinctUntilChanged(e -> e.event() + e.data());
         StepVerifier.create(events)
@@ -312,7 +315,8 @@ class QueueStreamTest extends QueueTestSupport {
         List<ServerSentEvent<Map<String, Object>>> events = new CopyOnWriteArrayList<>();
         Disposable d = racingClient().get().uri("/api/v1/queues/stream?token={t}", token).retrieve().bodyToFlux(EVENT).subscribe(events::add);
         try {
-            await().atMost(Duration.ofSeconds(10)).until(() -> streams.subscribed(concert) && !events.isEmpty());
+            await().atMost(Duration.ofSeconds(10)).until(() -> !events.isEmpty());
+            await().atMost(Duration.ofSeconds(10)).until(() -> streams.subscribed(concert));
             java.time.Instant until = java.time.Instant.now().plusSeconds(12_345).truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
             redis.execute(org.springframework.data.redis.core.script.RedisScript.of("return redis.call('SPUBLISH', KEYS[1], ARGV[1])", Long.class),
                     List.of(QueueStore.channel(concert)), List.of("A" + until.toEpochMilli() + "|other-entry," + entry)).blockLast(Duration.ofSeconds(5));
