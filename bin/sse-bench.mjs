@@ -62,7 +62,7 @@ function redisCpuSeconds() { // used_cpu_sys + used_cpu_user of the Redis server
   return Number(/used_cpu_sys:([\d.]+)/.exec(text)[1]) + Number(/used_cpu_user:([\d.]+)/.exec(text)[1]);
 }
 async function metric(name, tag) {
-  const r = await call('GET', `/actuator/metrics/${name}${tag ? `?tag=${tag}` : ''}`);
+  const r = await admin('GET', `/actuator/metrics/${name}${tag ? `?tag=${tag}` : ''}`); // metrics are operator-only
   return r.json.measurements[0].value;
 }
 async function liveHeapMb() {
@@ -104,7 +104,7 @@ function openStream(i, token, retries = 0) {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: base.hostname, port: base.port, agent: false,
       path: `/api/v1/queues/stream?token=${encodeURIComponent(token)}`, headers: { accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode === 503 && retries < 5) { // Retry-After: like a client, try again shortly
+      if (res.statusCode === 503 && retries < 10) { // Retry-After: like a client, try again shortly
         res.resume();
         open.delete(i);
         setTimeout(() => openStream(i, token, retries + 1).then(resolve, reject), 1000 + Math.random() * 1000);
@@ -202,7 +202,8 @@ for (let w = 0; w < 100 && actives.length - burstBase < burstSize; w++) await sl
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 const activeStats = Object.fromEntries(['ticks', 'burst', 'all'].map((ph) => {
   const xs = actives.filter((a) => ph === 'all' || a.phase === ph).map((a) => a.ms).sort((a, b) => a - b);
-  return [ph, xs.length ? { n: xs.length, p50ms: pct(xs, 0.5), p99ms: pct(xs, 0.99), maxms: xs[xs.length - 1] } : { n: 0 }];
+  return [ph, xs.length ? { n: xs.length, p50ms: pct(xs, 0.5), p90ms: pct(xs, 0.9), p99ms: pct(xs, 0.99), maxms: xs[xs.length - 1],
+    over250ms: xs.filter((x) => x > 250).length } : { n: 0 }];
 }));
 console.log(JSON.stringify({ admissionToActive: activeStats }));
 

@@ -380,6 +380,9 @@ public class QueueStreams implements SmartLifecycle {
         }
         return Flux.fromIterable(chunks(targets))
                 .concatMap(chunk -> store.states(ch.concertId, chunk.stream().map(w -> w.member).toList(), true)
+                        // Writing thousands of events is real work: not on the Redis I/O thread, which the next
+                        // admission message may be waiting behind.
+                        .publishOn(Schedulers.parallel())
                         .doOnNext(batch -> {
                             for (int i = 0; i < chunk.size(); i++) {
                                 EntryState state = batch.states().get(i);
