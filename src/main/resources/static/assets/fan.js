@@ -119,8 +119,21 @@ function enterApp() {
 
 // ---------------------------------------------------------------- concerts and dates
 
+/** A concert's own link (#concert-42) shows that concert alone, for sharing; otherwise the paged list. */
 async function loadConcerts() {
   show($('concerts-message'));
+  const linked = /^#concert-(\d+)$/.exec(location.hash);
+  $('all-concerts').hidden = !linked;
+  $('concerts-pager').hidden = Boolean(linked);
+  if (linked) {
+    try {
+      $('concerts').replaceChildren(concertItem(await call('GET', `/concerts/${linked[1]}`)));
+    } catch (e) {
+      $('concerts').replaceChildren();
+      showError($('concerts-message'), e);
+    }
+    return;
+  }
   try {
     const page = await call('GET', `/concerts?page=${state.page}&size=${PAGE_SIZE}`);
     const list = $('concerts');
@@ -140,7 +153,7 @@ function concertItem(concert) {
   const join = el('button', { type: 'button', class: 'primary', dataset: { concert: concert.concertId } }, 'Join the queue');
   join.addEventListener('click', () => joinQueue(concert, message, join));
   const item = el('li', { class: 'concert', dataset: { concert: concert.concertId } },
-    el('h3', {}, concert.name),
+    el('h3', {}, el('a', { href: `#concert-${concert.concertId}`, title: 'Link to this concert' }, concert.name)),
     concert.description ? el('p', { class: 'muted' }, concert.description) : null,
     dates, message, join);
   loadDates(concert.concertId, dates, message);
@@ -664,6 +677,9 @@ function confirmCancel(r, button, message) {
 function start() {
   $('sign-in-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', () => signOut(null));
+  $('all-concerts').addEventListener('click', () => { history.pushState(null, '', '/'); loadConcerts(); });
+  window.addEventListener('hashchange', () => { if (state.auth) loadConcerts(); });
+  window.addEventListener('popstate', () => { if (state.auth) loadConcerts(); });
   $('concerts-prev').addEventListener('click', () => { state.page = Math.max(0, state.page - 1); loadConcerts(); });
   $('concerts-next').addEventListener('click', () => { state.page += 1; loadConcerts(); });
   $('leave-queue').addEventListener('click', leaveQueue);

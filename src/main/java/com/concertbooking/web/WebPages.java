@@ -7,12 +7,14 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.io.ClassPathResource;
 import org.springframework.http.CacheControl;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import reactor.core.publisher.Mono;
 
-import static org.springframework.web.reactive.function.server.RequestPredicates.GET;
+import static org.springframework.web.reactive.function.server.RequestPredicates.method;
+import static org.springframework.web.reactive.function.server.RequestPredicates.path;
 import static org.springframework.web.reactive.function.server.RouterFunctions.route;
 
 /**
@@ -30,7 +32,9 @@ public class WebPages {
     RouterFunction<ServerResponse> webPageRoutes() {
         byte[] fan = read("static/index.html");
         byte[] ops = read("static/ops.html");
-        return route(GET("/"), request -> page(fan)).andRoute(GET("/ops"), request -> page(ops));
+        // HEAD gets the same answer as GET, without the body (WebFlux drops it).
+        return route(path("/").and(method(HttpMethod.GET).or(method(HttpMethod.HEAD))), request -> page(fan))
+                .andRoute(path("/ops").and(method(HttpMethod.GET).or(method(HttpMethod.HEAD))), request -> page(ops));
     }
 
     private static Mono<ServerResponse> page(byte[] html) {
