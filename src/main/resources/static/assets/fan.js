@@ -383,7 +383,10 @@ function stopSeatRefresh() {
   state.seatTimer = null;
 }
 
-/** Seats by grade in the order the map gives them; taken seats are marked but still the service's to refuse. */
+/**
+ * Seats by grade in the order the map gives them; taken seats are marked but still the service's to refuse.
+ * A refresh of the same date updates the buttons in place, so focus, a click in progress and scrolling survive.
+ */
 function renderSeats() {
   const grades = new Map();
   for (const seat of state.seats) {
@@ -392,42 +395,43 @@ function renderSeats() {
   }
   const free = state.seats.filter((s) => s.status === 'AVAILABLE').length;
   $('seat-summary').textContent = `${number(free)} of ${number(state.seats.length)} seats free · updated ${new Date().toLocaleTimeString()}`;
-  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.seat : null;
-  const groups = [];
-  for (const [grade, seats] of grades) {
-    const prices = [...new Set(seats.map((s) => s.price))];
-    const freeHere = seats.filter((s) => s.status === 'AVAILABLE').length;
-    const grid = el('div', { class: 'seats', role: 'group', 'aria-label': `${grade} seats` });
-    const tabStop = seats.find((s) => s.seatNumber === state.selected) || seats.find((s) => s.status === 'AVAILABLE') || seats[0];
-    for (const seat of seats) {
-      const taken = seat.status !== 'AVAILABLE';
-      const button = el('button', {
-        type: 'button',
-        class: `seat${taken ? ' taken' : ''}${seat.seatNumber === state.selected ? ' selected' : ''}`,
-        dataset: { seat: seat.seatNumber },
-        tabindex: seat === tabStop ? '0' : '-1',
-        'aria-pressed': seat.seatNumber === state.selected ? 'true' : 'false',
-        'aria-label': `Seat ${seat.seatNumber}, ${grade}, ${won(seat.price)}, ${taken ? 'taken' : 'free'}`,
-        title: `Seat ${seat.seatNumber} · ${grade} · ${won(seat.price)}${taken ? ' · taken' : ''}`,
-      }, String(seat.seatNumber));
-      button.addEventListener('click', () => selectSeat(seat.seatNumber));
-      grid.append(button);
-    }
-    grid.addEventListener('keydown', moveFocus);
-    groups.push(el('div', { class: 'grade' },
-      el('h3', {}, `${grade} · ${prices.map(won).join(' / ')} `, el('span', { class: 'muted' }, `(${number(freeHere)} free)`)),
-      grid));
+  const map = $('seat-map');
+  const layout = state.seats.map((s) => `${s.seatNumber}:${s.grade}`).join(',');
+  if (map.dataset.layout !== `${state.dateId}|${layout}`) {
+    map.dataset.layout = `${state.dateId}|${layout}`;
+    map.replaceChildren(...[...grades].map(([grade, seats]) => gradeGroup(grade, seats)), legend());
   }
-  $('seat-map').replaceChildren(...groups, legend());
-  if (focused) {
-    const again = $('seat-map').querySelector(`[data-seat="${CSS.escape(focused)}"]`);
-    if (again) {
-      $('seat-map').querySelectorAll('.seat').forEach((b) => { if (b.closest('.seats') === again.closest('.seats')) b.tabIndex = -1; });
-      again.tabIndex = 0;
-      again.focus();
-    }
+  for (const [grade, seats] of grades) {
+    const freeHere = seats.filter((s) => s.status === 'AVAILABLE').length;
+    map.querySelector(`.free-count[data-grade="${CSS.escape(grade)}"]`).textContent = `(${number(freeHere)} free)`;
+    for (const seat of seats) seatLooks(map.querySelector(`.seat[data-seat="${seat.seatNumber}"]`), seat);
   }
   renderSelection();
+}
+
+function gradeGroup(grade, seats) {
+  const prices = [...new Set(seats.map((s) => s.price))];
+  const grid = el('div', { class: 'seats', role: 'group', 'aria-label': `${grade} seats` });
+  const tabStop = seats.find((s) => s.status === 'AVAILABLE') || seats[0];
+  for (const seat of seats) {
+    const button = el('button', { type: 'button', dataset: { seat: seat.seatNumber }, tabindex: seat === tabStop ? '0' : '-1' },
+      String(seat.seatNumber));
+    button.addEventListener('click', () => selectSeat(seat.seatNumber));
+    grid.append(button);
+  }
+  grid.addEventListener('keydown', moveFocus);
+  return el('div', { class: 'grade' },
+    el('h3', {}, `${grade} · ${prices.map(won).join(' / ')} `, el('span', { class: 'muted free-count', dataset: { grade } })),
+    grid);
+}
+
+function seatLooks(button, seat) {
+  const taken = seat.status !== 'AVAILABLE';
+  const mine = seat.seatNumber === state.selected;
+  button.className = `seat${taken ? ' taken' : ''}${mine ? ' selected' : ''}`;
+  button.setAttribute('aria-pressed', mine ? 'true' : 'false');
+  button.setAttribute('aria-label', `Seat ${seat.seatNumber}, ${seat.grade}, ${won(seat.price)}, ${taken ? 'taken' : 'free'}`);
+  button.title = `Seat ${seat.seatNumber} · ${seat.grade} · ${won(seat.price)}${taken ? ' · taken' : ''}`;
 }
 
 function legend() {
@@ -688,6 +692,7 @@ function start() {
     state.selected = null;
     state.seats = [];
     $('seat-map').replaceChildren();
+    delete $('seat-map').dataset.layout;
     renderSelection();
     loadSeats();
   });

@@ -59,8 +59,6 @@ class WebPagesBrowserTest extends IntegrationTest {
     void fanBooksThroughTheQueueWhileTheOperatorControlsIt() {
         String fan = unique("fan");
         String rival = unique("rival");
-        long fanId = createFan(fan, 500_000);
-        createFan(rival, 500_000);
         String concertName = unique("Browser Live");
 
         // The operator creates a concert with one date and two seat blocks, then pauses its queue.
@@ -89,6 +87,9 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.click("#pause");
         browser.waitText("#queue-state", "Paused");
         browser.screenshot("01-operator-paused");
+
+        long fanId = createFan(fan, 500_000);
+        createFan(rival, 500_000);
 
         // The fan signs in, opens the concert's link, sees its date with free seats and joins the paused queue.
         browser.window("fan", "/");
