@@ -11,7 +11,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import com.concertbooking.queue.QueueStreams;
-import com.concertbooking.support.AdminKeyFilter;
 import com.concertbooking.support.IntegrationTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -213,7 +212,7 @@ class WebPagesBrowserTest extends IntegrationTest {
 
     private long createFan(String username, long balance) {
         Map<?, ?> body = web.post().uri("/api/v1/admin/users")
-                .header(AdminKeyFilter.HEADER, ADMIN_KEY)
+                .header("X-Admin-Key", ADMIN_KEY)
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("username", username, "password", PASSWORD, "balance", balance))
                 .exchange()
