@@ -101,6 +101,7 @@ const FAN_WORDS = {
  */
 export function explain(error) {
   if (!(error instanceof ApiError)) {
+    console.error(error); // a fault of the page itself: visible in the console (the browser tests fail on it)
     return { text: 'Something went wrong. Please try again.', detail: null };
   }
   const words = error.code && FAN_WORDS[error.code];

@@ -404,7 +404,7 @@ function renderSeats() {
   for (const [grade, seats] of grades) {
     const freeHere = seats.filter((s) => s.status === 'AVAILABLE').length;
     map.querySelector(`.free-count[data-grade="${CSS.escape(grade)}"]`).textContent = `(${number(freeHere)} free)`;
-    for (const seat of seats) seatLooks(map.querySelector(`.seat[data-seat="${seat.seatNumber}"]`), seat);
+    for (const seat of seats) seatLooks(map.querySelector(`.seats [data-seat="${seat.seatNumber}"]`), seat);
   }
   renderSelection();
 }
@@ -414,7 +414,7 @@ function gradeGroup(grade, seats) {
   const grid = el('div', { class: 'seats', role: 'group', 'aria-label': `${grade} seats` });
   const tabStop = seats.find((s) => s.status === 'AVAILABLE') || seats[0];
   for (const seat of seats) {
-    const button = el('button', { type: 'button', dataset: { seat: seat.seatNumber }, tabindex: seat === tabStop ? '0' : '-1' },
+    const button = el('button', { type: 'button', class: 'seat', dataset: { seat: seat.seatNumber }, tabindex: seat === tabStop ? '0' : '-1' },
       String(seat.seatNumber));
     button.addEventListener('click', () => selectSeat(seat.seatNumber));
     grid.append(button);
