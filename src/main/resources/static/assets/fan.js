@@ -490,11 +490,13 @@ async function holdSeat() {
       body: { userId: Number(state.auth.userId), concertDateId: Number(state.dateId), seatNumber: state.selected },
     });
     state.payment = null;
+    state.selected = null;
     showHold(reservation);
     refreshReservations();
     loadSeats();
   } catch (e) {
     showError($('booking-message'), e);
+    $('booking-message').scrollIntoView({ block: 'nearest' });
     if (e instanceof ApiError && (e.code === 'TOKEN_EXPIRED' || e.code === 'TOKEN_INVALID')) queueOver(e);
     else loadSeats();
   } finally {
@@ -552,6 +554,7 @@ async function pay() {
     show($('reservations-message'), 'ok',
       `Paid ${won(paid.amount)} for seat ${reservation.seatNumber}. It is yours! Your balance is now ${won(paid.balance)}.`);
     refreshReservations();
+    loadConcerts();
   } catch (e) {
     const sameAttempt = e instanceof ApiError
       && (e.status === 0 || e.status >= 500 || e.code === 'IDEMPOTENCY_IN_PROGRESS');
@@ -668,6 +671,7 @@ function confirmCancel(r, button, message) {
         : `Cancelled seat ${r.seatNumber}; it is free for others again.`);
       refreshReservations();
       refreshBalance();
+      loadConcerts();
       if (state.queue) loadSeats();
     } catch (e) {
       ask.replaceWith(button);

@@ -111,6 +111,7 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.waitText("#stat-waiting", "1");
         browser.waitText("#stat-streams", "1");
         browser.waitText("#stat-oldest", t -> t.endsWith(" s"), "an oldest wait in seconds");
+        browser.screenshot("03-operator-fan-waiting");
 
         // The stream is cut server-side: the page notices and reconnects by itself with the same token and place.
         browser.switchTo("fan");
