@@ -41,10 +41,9 @@ class QueueConsoleViewTest extends QueueTestSupport {
         long concert = newConcert();
         // One per tick but a cap of zero: nobody moves, nothing is observed, so the estimates stay put while we read.
         policy(concert, Map.of("admitPerTick", 1, "maxActive", 0));
-        long base = freshUserId() * 100;
         List<String> tokens = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
-            tokens.add(token(base + i, concert));
+            tokens.add(token(freshUserId(), concert));
         }
         Map<?, ?> view = queueView(concert);
         assertThat(view.get("waiting")).isEqualTo(10);
