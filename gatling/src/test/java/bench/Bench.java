@@ -105,6 +105,25 @@ public final class Bench {
         return 1 + ThreadLocalRandom.current().nextInt(USERS);
     }
 
+    /** How many seeded fans the random-user simulations sign in before a run (fansPool, default 2,000). */
+    public static final int FANS_POOL = intProp("fansPool", 2000);
+
+    private static volatile List<Prep.Fan> fans = List.of();
+
+    /** Set-up of the random-user simulations: access tokens for the fans' pool, minted before the load. */
+    public static void signInFans() {
+        fans = Prep.fans(FANS_POOL);
+        Prep.requireNonEmpty(fans, "signed-in fans");
+    }
+
+    /** Session step: act as a random fan of the pool (#{userId}, #{access}). */
+    public static ChainBuilder asRandomFan() {
+        return exec(session -> {
+            Prep.Fan fan = fans.get(ThreadLocalRandom.current().nextInt(fans.size()));
+            return session.set("userId", fan.userId()).set("access", fan.access());
+        });
+    }
+
     /** Dates of concert c are (c-1)*datesPerConcert+1 .. c*datesPerConcert (bin/seed-data). */
     public static long randomDateOf(long concertId) {
         return (concertId - 1) * DATES_PER_CONCERT + 1 + ThreadLocalRandom.current().nextInt(DATES_PER_CONCERT);

@@ -39,9 +39,10 @@ public class CancelSimulation extends BenchSimulation {
             .exec(session -> {
                 Prep.Hold h = HOLDS.poll();
                 return h == null ? session.markAsFailed()
-                        : session.set("userId", h.pass().userId()).set("reservationId", h.reservationId());
+                        : session.set("userId", h.pass().userId()).set("access", h.pass().access()).set("reservationId", h.reservationId());
             })
             .exec(iteration(exec(http(name(NAME)).delete("/api/v1/reservations/#{reservationId}?userId=#{userId}")
+                    .header("Authorization", "Bearer #{access}")
                     .check(status().is(200), jsonPath("$.status").is("CANCELLED")))));
 
     {

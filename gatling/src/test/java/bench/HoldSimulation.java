@@ -35,7 +35,7 @@ public class HoldSimulation extends BenchSimulation {
     ScenarioBuilder scn = scenario(NAME)
             .exec(session -> {
                 Prep.Pass p = passes.get(ThreadLocalRandom.current().nextInt(passes.size()));
-                return session.set("token", p.token()).set("userId", p.userId())
+                return session.set("token", p.token()).set("access", p.access()).set("userId", p.userId())
                         .set("dateId", randomDateOf(p.concertId())).set("seatNumber", randomSeatNumber());
             })
             .exec(iteration(exec(Journeys.hold(NAME))));

@@ -31,7 +31,9 @@ public class JourneySimulation extends BenchSimulation {
     static final int FANS = intProp("fans", 1000);
     static final long FROM = intProp("journeyConcertFrom", 5 * HOT + 1);
     static final long TO = intProp("journeyConcertTo", Math.min(CONCERTS - 1, 5 * HOT + 10));
-    static final Queue<Long> NEW_USERS = new ConcurrentLinkedQueue<>();
+    static final Queue<Prep.Fan> NEW_USERS = new ConcurrentLinkedQueue<>();
+    /** Usernames are unique: each run makes its own journey fans. */
+    static final String RUN = Long.toString(System.currentTimeMillis(), 36);
     static final Stats JOURNEY = new Stats("journey.token-to-paid-ms");
 
     static final String TOKEN = "J1 POST /queues/token";
@@ -48,8 +50,9 @@ public class JourneySimulation extends BenchSimulation {
             Prep.policy(c, intProp("journeyAdmitPerTick", 100), intProp("journeyMaxActive", 500));
         }
         NEW_USERS.addAll(Prep.parallel("new fan", IntStream.range(0, FANS).boxed().toList(), i -> {
-            Prep.Resp r = Prep.call("POST", "/api/v1/admin/users", Map.of("name", "journey-fan-" + i, "balance", 0), null, true);
-            return r.status() == 201 ? r.num("userId") : null;
+            Prep.Resp r = Prep.call("POST", "/api/v1/admin/users",
+                    Map.of("username", "journey-" + RUN + "-" + i, "balance", 0), true);
+            return r.status() == 201 ? new Prep.Fan(r.num("userId"), Prep.access(r.num("userId"))) : null;
         }));
         Prep.requireNonEmpty(List.copyOf(NEW_USERS), "new users");
     }
@@ -64,13 +67,14 @@ public class JourneySimulation extends BenchSimulation {
 
     ScenarioBuilder scn = scenario("fan journey")
             .exec(session -> {
-                Long user = NEW_USERS.poll();
+                Prep.Fan fan = NEW_USERS.poll();
                 long concert = FROM + ThreadLocalRandom.current().nextLong(TO - FROM + 1);
-                return (user == null ? session.markAsFailed() : session.set("userId", user))
+                return (fan == null ? session.markAsFailed() : session.set("userId", fan.userId()).set("access", fan.access()))
                         .set("concertId", concert).set("t0", System.currentTimeMillis()).set("attempts", 0);
             })
             .exec(http(TOKEN).post("/api/v1/queues/token")
-                    .body(StringBody("{\"userId\": #{userId}, \"concertId\": #{concertId}}")).asJson()
+                    .header("Authorization", "Bearer #{access}")
+                    .body(StringBody("{\"concertId\": #{concertId}}")).asJson()
                     .check(status().in(200, 201), jsonPath("$.token").saveAs("token"), jsonPath("$.status").saveAs("queueStatus")))
             .doIf(session -> !"ACTIVE".equals(session.getString("queueStatus"))).then(
                     exec(sse("journey").get("/api/v1/queues/stream?token=#{token}")
@@ -86,22 +90,22 @@ public class JourneySimulation extends BenchSimulation {
                                     + ThreadLocalRandom.current().nextInt(DATES_PER_CONCERT))
                                     .set("attempts", session.getInt("attempts") + 1).remove("seatNumber"))
                             .exec(http(SEATS).get("/api/v1/concerts/dates/#{dateId}/seats")
-                                    .header("Authorization", "Bearer #{token}")
+                                    .header("Authorization", "Bearer #{access}").header("Queue-Token", "#{token}")
                                     .check(status().is(200), jsonPath("$.seats[*].seatNumber").findRandom().optional().saveAs("seatNumber")))
                             .exitHereIfFailed()
                             .doIf(session -> session.contains("seatNumber")).then(pause(THINK).exec(Journeys.hold(HOLD))))
             .doIf(session -> session.getInt("holdStatus") == 201).then(
                     pause(THINK)
-                            .exec(http(BALANCE).get("/api/v1/users/#{userId}/balance")
+                            .exec(http(BALANCE).get("/api/v1/users/#{userId}/balance").header("Authorization", "Bearer #{access}")
                                     .check(status().is(200), jsonPath("$.balance").ofLong().saveAs("balance")))
                             .doIf(session -> session.getLong("balance") < session.getLong("price")).then(
                                     exec(session -> session.set("topUp", session.getLong("price") - session.getLong("balance")))
-                                            .exec(http(CHARGE).patch("/api/v1/users/#{userId}/charge")
+                                            .exec(http(CHARGE).patch("/api/v1/users/#{userId}/charge").header("Authorization", "Bearer #{access}")
                                                     .body(StringBody("{\"amount\": #{topUp}}")).asJson()
                                                     .check(status().is(200))))
                             .pause(THINK)
                             .exec(http(PAY).post("/api/v1/payments/pay")
-                                    .header("Authorization", "Bearer #{token}")
+                                    .header("Authorization", "Bearer #{access}").header("Queue-Token", "#{token}")
                                     .header("Idempotency-Key", "journey-#{reservationId}")
                                     .body(StringBody("{\"reservationId\": #{reservationId}, \"userId\": #{userId}}")).asJson()
                                     .check(status().is(200), jsonPath("$.status").is("COMPLETED")))

@@ -11,13 +11,13 @@ final class Journeys {
     private Journeys() {}
 
     /**
-     * Hold #{seatNumber} of #{dateId} for #{userId} with #{token}. 201, or 409 with code SEAT_UNAVAILABLE
+     * Hold #{seatNumber} of #{dateId} for #{userId} (access token #{access}) with queue token #{token}. 201, or 409 with code SEAT_UNAVAILABLE
      * (someone else has the seat: expected, counted); anything else fails the request. Saves #{holdStatus},
      * and on success #{reservationId} and #{price}.
      */
     static ChainBuilder hold(String name) {
         return exec(http(Bench.name(name)).post("/api/v1/reservations")
-                .header("Authorization", "Bearer #{token}")
+                .header("Authorization", "Bearer #{access}").header("Queue-Token", "#{token}")
                 .body(StringBody("{\"userId\": #{userId}, \"concertDateId\": #{dateId}, \"seatNumber\": #{seatNumber}}")).asJson()
                 .check(status().in(201, 409).saveAs("holdStatus"))
                 .checkIf((response, session) -> response.status().code() == 409)

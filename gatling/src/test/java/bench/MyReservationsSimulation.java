@@ -8,14 +8,19 @@ import java.util.concurrent.ThreadLocalRandom;
 
 import io.gatling.javaapi.core.ScenarioBuilder;
 
-/** API 12: reservations of a random user among the first few thousand (the users earlier simulations booked with). */
+/** API 12: a random signed-in fan (of the first few thousand, the users earlier simulations booked with) lists their reservations. */
 public class MyReservationsSimulation extends BenchSimulation {
 
     static final String NAME = "GET /reservations/{userId}";
 
-    ScenarioBuilder scn = scenario("GET /reservations/{userId}").exec(iteration(exec(
-            http(name(NAME)).get(s -> "/api/v1/reservations/" + (1 + ThreadLocalRandom.current().nextInt(Math.min(USERS, intProp("reservationUsers", 5000)))))
+    ScenarioBuilder scn = scenario("GET /reservations/{userId}").exec(asRandomFan()).exec(iteration(exec(
+            http(name(NAME)).get("/api/v1/reservations/#{userId}").header("Authorization", "Bearer #{access}")
                     .check(status().is(200), jsonPath("$").exists()))));
+
+    @Override
+    protected void prepare() {
+        signInFans(); // fansPool=5000 covers the fans the hold, pay and cancel simulations booked with
+    }
 
     {
         setUp(load(scn)).protocols(protocol()).assertions(standardAssertions(NAME));

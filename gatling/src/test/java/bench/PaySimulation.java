@@ -41,11 +41,11 @@ public class PaySimulation extends BenchSimulation {
             .exec(session -> {
                 Prep.Hold h = HOLDS.poll();
                 return h == null ? session.markAsFailed()
-                        : session.set("token", h.pass().token()).set("userId", h.pass().userId())
+                        : session.set("token", h.pass().token()).set("access", h.pass().access()).set("userId", h.pass().userId())
                                 .set("reservationId", h.reservationId()).set("idem", UUID.randomUUID().toString());
             })
             .exec(iteration(exec(http(name(NAME)).post("/api/v1/payments/pay")
-                    .header("Authorization", "Bearer #{token}")
+                    .header("Authorization", "Bearer #{access}").header("Queue-Token", "#{token}")
                     .header("Idempotency-Key", "#{idem}")
                     .body(StringBody("{\"reservationId\": #{reservationId}, \"userId\": #{userId}}")).asJson()
                     .check(status().is(200), jsonPath("$.status").is("COMPLETED")))));

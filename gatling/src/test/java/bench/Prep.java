@@ -50,19 +50,28 @@ public final class Prep {
         }
     }
 
-    /** An ACTIVE queue pass. */
-    public record Pass(String token, long userId, long concertId) {}
+    /** An ACTIVE queue pass of a signed-in fan: the queue token and the fan's access token. */
+    public record Pass(String token, String access, long userId, long concertId) {}
 
     /** A seat held with a pass. */
     public record Hold(Pass pass, long reservationId, long concertDateId, int seatNumber, long price) {}
 
-    public static Resp call(String method, String path, Object body, String bearer, boolean admin) {
+    /** A call as an operator (admin key) or nobody. */
+    public static Resp call(String method, String path, Object body, boolean admin) {
+        return call(method, path, body, null, null, admin);
+    }
+
+    /** A call as a fan: {@code access} is the access token, {@code queueToken} the queue token (either may be null). */
+    public static Resp call(String method, String path, Object body, String access, String queueToken, boolean admin) {
         try {
             HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(Bench.BASE_URL + path))
                     .timeout(Duration.ofSeconds(20))
                     .header("Accept", "application/json");
-            if (bearer != null) {
-                b.header("Authorization", "Bearer " + bearer);
+            if (access != null) {
+                b.header("Authorization", "Bearer " + access);
+            }
+            if (queueToken != null) {
+                b.header("Queue-Token", queueToken);
             }
             if (admin) {
                 b.header("X-Admin-Key", Bench.ADMIN_KEY);
@@ -142,12 +151,42 @@ public final class Prep {
         }
     }
 
+    private static final Map<Long, String> ACCESS = new ConcurrentHashMap<>();
+
+    /**
+     * A fan's access token, minted once by the operator API ({@code POST /admin/users/{id}/access-token}): load tests
+     * authenticate like real clients without 100,000 password logins.
+     */
+    public static String access(long userId) {
+        return ACCESS.computeIfAbsent(userId, id -> {
+            Resp r = call("POST", "/api/v1/admin/users/" + id + "/access-token", null, true);
+            if (r.status() != 200 || r.text("accessToken") == null) {
+                unexpected("access-token", r);
+                throw new IllegalStateException("no access token for user " + id + ": " + r.status());
+            }
+            return r.text("accessToken");
+        });
+    }
+
+    /** A signed-in fan, for simulations that act as random users. */
+    public record Fan(long userId, String access) {}
+
+    /** Access tokens for users 1..count (of the seeded ones), minted in bulk before the run. */
+    public static List<Fan> fans(int count) {
+        List<Long> ids = new ArrayList<>();
+        for (long u = 1; u <= Math.min(count, Bench.USERS); u++) {
+            ids.add(u);
+        }
+        return parallel("access token", ids, id -> new Fan(id, access(id)));
+    }
+
     /** Queue tokens for (user, concert) pairs, then waits until each is ACTIVE (admission by the service). */
     public static List<Pass> activePasses(List<long[]> userConcertPairs, Duration maxWait) {
         List<Pass> issued = parallel("token", userConcertPairs, pair -> {
-            Resp r = call("POST", "/api/v1/queues/token", Map.of("userId", pair[0], "concertId", pair[1]), null, false);
+            String access = access(pair[0]);
+            Resp r = call("POST", "/api/v1/queues/token", Map.of("concertId", pair[1]), access, null, false);
             if ((r.status() == 200 || r.status() == 201) && r.text("token") != null) {
-                return new Pass(r.text("token"), pair[0], pair[1]);
+                return new Pass(r.text("token"), access, pair[0], pair[1]);
             }
             unexpected("token", r);
             return null;
@@ -158,7 +197,7 @@ public final class Prep {
         while (!waiting.isEmpty() && System.nanoTime() < deadline) {
             List<Pass> stillWaiting = Collections.synchronizedList(new ArrayList<>());
             parallel("status", waiting, p -> {
-                Resp r = call("GET", "/api/v1/queues/status", null, p.token(), false);
+                Resp r = call("GET", "/api/v1/queues/status", null, p.access(), p.token(), false);
                 if (r.status() == 200 && "ACTIVE".equals(r.text("status"))) {
                     active.add(p);
                 } else if (r.status() == 200 && "WAITING".equals(r.text("status"))) {
@@ -184,7 +223,7 @@ public final class Prep {
             long dateId = Bench.randomDateOf(p.concertId());
             int seat = Bench.randomSeatNumber();
             Resp r = call("POST", "/api/v1/reservations",
-                    Map.of("userId", p.userId(), "concertDateId", dateId, "seatNumber", seat), p.token(), false);
+                    Map.of("userId", p.userId(), "concertDateId", dateId, "seatNumber", seat), p.access(), p.token(), false);
             if (r.status() == 201) {
                 return new Hold(p, r.num("reservationId"), dateId, seat, r.num("price"));
             }
@@ -206,7 +245,7 @@ public final class Prep {
 
     public static void policy(long concertId, int admitPerTick, int maxActive) {
         Resp r = call("PUT", "/api/v1/admin/queues/" + concertId + "/policy",
-                Map.of("admitPerTick", admitPerTick, "maxActive", maxActive), null, true);
+                Map.of("admitPerTick", admitPerTick, "maxActive", maxActive), true);
         if (r.status() / 100 != 2) {
             System.out.println("PREP policy for concert " + concertId + " answered " + r.status() + " " + r.body());
         }

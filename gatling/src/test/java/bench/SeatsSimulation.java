@@ -30,10 +30,10 @@ public class SeatsSimulation extends BenchSimulation {
     ScenarioBuilder scn = scenario(NAME)
             .exec(session -> {
                 Prep.Pass p = passes.get(ThreadLocalRandom.current().nextInt(passes.size()));
-                return session.set("token", p.token()).set("dateId", randomDateOf(p.concertId()));
+                return session.set("token", p.token()).set("access", p.access()).set("dateId", randomDateOf(p.concertId()));
             })
             .exec(iteration(exec(http(name(NAME)).get("/api/v1/concerts/dates/#{dateId}/seats")
-                    .header("Authorization", "Bearer #{token}")
+                    .header("Authorization", "Bearer #{access}").header("Queue-Token", "#{token}")
                     .check(status().is(200), jsonPath("$.concertDateId").exists()))));
 
     {

@@ -6,6 +6,7 @@ import static io.gatling.javaapi.http.HttpDsl.*;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -35,9 +36,13 @@ public class SseSimulation extends BenchSimulation {
     static final Stats TOKEN_TO_ACTIVE = new Stats("sse.token-to-active-ms");
     static final Stats ADMISSION_TO_ACTIVE = new Stats("sse.admission-to-active-ms");
 
+    static volatile List<Prep.Fan> SUBSCRIBING_FANS = List.of();
+
     @Override
     protected void prepare() {
         Prep.policy(CONCERT, 0, SUBSCRIBERS);
+        SUBSCRIBING_FANS = Prep.fans(SUBSCRIBERS);
+        Prep.requireNonEmpty(SUBSCRIBING_FANS, "signed-in fans");
     }
 
     @Override
@@ -49,10 +54,13 @@ public class SseSimulation extends BenchSimulation {
     }
 
     ScenarioBuilder fans = scenario("SSE subscribers")
-            .exec(session -> session.set("userId", (NEXT_USER.getAndIncrement() - 1) % USERS + 1)
-                    .set("t0", System.currentTimeMillis()))
+            .exec(session -> {
+                Prep.Fan fan = SUBSCRIBING_FANS.get((int) ((NEXT_USER.getAndIncrement() - 1) % SUBSCRIBING_FANS.size()));
+                return session.set("userId", fan.userId()).set("access", fan.access()).set("t0", System.currentTimeMillis());
+            })
             .exec(http("POST /queues/token (sse)").post("/api/v1/queues/token")
-                    .body(StringBody("{\"userId\": #{userId}, \"concertId\": " + CONCERT + "}")).asJson()
+                    .header("Authorization", "Bearer #{access}")
+                    .body(StringBody("{\"concertId\": " + CONCERT + "}")).asJson()
                     .check(status().in(200, 201), jsonPath("$.token").saveAs("token")))
             .exec(session -> session.set("tConnect", System.currentTimeMillis()))
             .exec(sse("stream").get("/api/v1/queues/stream?token=#{token}")

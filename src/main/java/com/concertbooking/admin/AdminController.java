@@ -1,11 +1,16 @@
 package com.concertbooking.admin;
 
+import com.concertbooking.auth.Passwords;
+import com.concertbooking.support.ApiException;
+import com.concertbooking.support.ErrorCode;
 import com.concertbooking.wallet.WalletStore;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
-import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
+import org.springframework.dao.DuplicateKeyException;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -15,27 +20,36 @@ import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
 
-/** Operator API behind {@code X-Admin-Key} (see AdminKeyFilter). */
+/** Operator API (access: auth.AccessRules, admin key or admin-scoped token). */
 @RestController
 @RequestMapping(path = "/api/v1/admin", consumes = MediaType.APPLICATION_JSON_VALUE)
 public class AdminController {
 
     private final ConcertAdmin concerts;
     private final WalletStore wallets;
+    private final Passwords passwords;
 
-    public AdminController(ConcertAdmin concerts, WalletStore wallets) {
+    public AdminController(ConcertAdmin concerts, WalletStore wallets, Passwords passwords) {
         this.concerts = concerts;
         this.wallets = wallets;
+        this.passwords = passwords;
     }
 
-    public record CreateUser(@NotBlank @Size(max = 100) String name, @Min(0) @Max(WalletStore.MAX_BALANCE) Long balance) {
+    /**
+     * A user. Without a password the account cannot sign in by password (its tokens come from an external identity
+     * provider or from {@code POST /admin/users/{id}/access-token}).
+     */
+    public record CreateUser(@NotNull @Pattern(regexp = "[A-Za-z0-9._@-]{3,100}",
+                                     message = "must be 3-100 letters, digits, '.', '_', '@' or '-'") String username,
+                             @Size(min = 8, max = 200) String password,
+                             @Min(0) @Max(WalletStore.MAX_BALANCE) Long balance) {
 
         long initialBalance() {
             return balance == null ? 0 : balance;
         }
     }
 
-    public record CreatedUser(long userId, long balance) {}
+    public record CreatedUser(long userId, String username, long balance) {}
 
     @PostMapping("/concerts")
     @ResponseStatus(HttpStatus.CREATED)
@@ -46,7 +60,11 @@ public class AdminController {
     @PostMapping("/users")
     @ResponseStatus(HttpStatus.CREATED)
     public Mono<CreatedUser> createUser(@Valid @RequestBody CreateUser request) {
-        return wallets.createUser(request.name().strip(), request.initialBalance())
-                .map(id -> new CreatedUser(id, request.initialBalance()));
+        Mono<String> hash = request.password() == null ? Mono.empty() : passwords.hash(request.password());
+        return hash.map(java.util.Optional::of).defaultIfEmpty(java.util.Optional.empty())
+                .flatMap(h -> wallets.createUser(request.username(), h.orElse(null), request.initialBalance()))
+                .onErrorMap(DuplicateKeyException.class, e -> ApiException.of(ErrorCode.USERNAME_TAKEN,
+                        "The username '%s' is taken", request.username()))
+                .map(id -> new CreatedUser(id, request.username(), request.initialBalance()));
     }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import com.concertbooking.catalog.CatalogCache;
 import com.concertbooking.support.TimeConfig;
 import jakarta.validation.Valid;
+import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
@@ -32,7 +33,17 @@ public class ConcertAdmin {
 
     public record DateSpec(@NotNull Instant startsAt,
                            @NotBlank @Size(max = 200) String venue,
-                           @NotEmpty @Size(max = 20) List<@Valid @NotNull SeatBlock> seats) {}
+                           @NotEmpty @Size(max = 20) List<@Valid @NotNull SeatBlock> seats) {
+
+        /** The column holds years 1000-9999; a show outside 2000-9999 is a typo, and must be a 400, not a database error. */
+        @AssertTrue(message = "must be between 2000-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
+        boolean isStartsAtInRange() {
+            return startsAt == null || (!startsAt.isBefore(EARLIEST) && !startsAt.isAfter(LATEST));
+        }
+    }
+
+    static final Instant EARLIEST = Instant.parse("2000-01-01T00:00:00Z");
+    static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
 
     public record CreateConcert(@NotBlank @Size(max = 200) String name,
                                 @Size(max = 2000) String description,

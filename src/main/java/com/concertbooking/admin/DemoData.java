@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
 
+import com.concertbooking.auth.Passwords;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.wallet.WalletStore;
 import org.slf4j.Logger;
@@ -17,7 +18,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * Loads a few demo concerts (one in a 1,000-seat venue) and users with balance when
+ * Loads a few demo concerts (one in a 1,000-seat venue) and fans fan1..fan10 with 1,000,000 won and a password when
  * {@code booking.demo-data.enabled=true} (bin/run sets it), once: skipped when present.
  */
 @Component
@@ -25,14 +26,18 @@ public class DemoData implements ApplicationRunner {
 
     private static final Logger log = LoggerFactory.getLogger(DemoData.class);
     static final String MARKER = "[demo] ";
+    static final int DEMO_FANS = 10;
 
     private final BookingProperties properties;
     private final DatabaseClient db;
     private final ConcertAdmin concerts;
     private final WalletStore wallets;
     private final Clock clock;
+    private final Passwords passwords;
 
-    public DemoData(BookingProperties properties, DatabaseClient db, ConcertAdmin concerts, WalletStore wallets, Clock clock) {
+    public DemoData(BookingProperties properties, DatabaseClient db, ConcertAdmin concerts, WalletStore wallets, Clock clock,
+                    Passwords passwords) {
+        this.passwords = passwords;
         this.properties = properties;
         this.db = db;
         this.concerts = concerts;
@@ -52,7 +57,19 @@ public class DemoData implements ApplicationRunner {
     public Mono<Void> loadIfMissing() {
         return db.sql("SELECT COUNT(*) AS n FROM concert WHERE name LIKE :marker").bind("marker", MARKER + "%")
                 .map(r -> r.get("n", Long.class)).one()
-                .flatMap(n -> n > 0 ? Mono.fromRunnable(() -> log.info("demo data already present")) : load());
+                .flatMap(n -> n > 0 ? Mono.fromRunnable(() -> log.info("demo concerts already present")) : load())
+                .then(demoFans());
+    }
+
+    /** fan1..fan10 with the demo password (bin/run prints it); present ones get that password again. */
+    private Mono<Void> demoFans() {
+        String password = properties.demoData().password();
+        return passwords.hash(password).flatMap(hash -> Flux.range(1, DEMO_FANS)
+                .concatMap(i -> wallets.createUser("fan" + i, hash, 1_000_000L).then()
+                        .onErrorResume(org.springframework.dao.DuplicateKeyException.class,
+                                e -> wallets.setPasswordHash("fan" + i, hash).then()))
+                .then())
+                .doOnSuccess(v -> log.info("demo fans fan1..fan{} can sign in with the demo password", DEMO_FANS));
     }
 
     private Mono<Void> load() {
@@ -69,8 +86,7 @@ public class DemoData implements ApplicationRunner {
                 new ConcertAdmin.CreateConcert(MARKER + "Spring Orchestra", "Symphonic season opener.", List.of(
                         new ConcertAdmin.DateSpec(day.plus(Duration.ofDays(14)), "City Concert Hall", hall),
                         new ConcertAdmin.DateSpec(day.plus(Duration.ofDays(15)), "City Concert Hall", hall))));
-        return Flux.fromIterable(demo).concatMap(concerts::create).then(
-                Flux.range(1, 10).concatMap(i -> wallets.createUser("Demo fan " + i, 1_000_000L)).then())
-                .doOnSuccess(v -> log.info("demo data loaded: {} concerts, 10 users with 1,000,000 won", demo.size()));
+        return Flux.fromIterable(demo).concatMap(concerts::create).then()
+                .doOnSuccess(v -> log.info("demo data loaded: {} concerts", demo.size()));
     }
 }

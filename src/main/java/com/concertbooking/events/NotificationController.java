@@ -9,7 +9,7 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 
-/** {@code GET /api/v1/admin/notifications?userId=} (SPEC admin API); the admin key is checked by AdminKeyFilter. */
+/** {@code GET /api/v1/admin/notifications?userId=} (SPEC admin API); access: auth.AccessRules. */
 @RestController
 @RequestMapping("/api/v1/admin/notifications")
 public class NotificationController {

@@ -19,7 +19,7 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
 
-/** Operator control of one concert's queue (behind X-Admin-Key, see AdminKeyFilter). */
+/** Operator control of one concert's queue (access: auth.AccessRules). */
 @RestController
 @RequestMapping("/api/v1/admin/queues")
 public class QueueAdminController {

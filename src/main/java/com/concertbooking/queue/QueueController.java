@@ -1,8 +1,8 @@
 package com.concertbooking.queue;
 
+import com.concertbooking.auth.Caller;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
-import com.concertbooking.support.QueuePass;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Positive;
@@ -21,7 +21,7 @@ import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** SPEC section 3 rows 7-10. The token guard ({@link QueueTokenFilter}) has verified any token before these run. */
+/** SPEC section 3 rows 7-10. The caller is authenticated and the token guard ({@link QueueTokenFilter}) has verified any queue token before these run. */
 @RestController
 @RequestMapping("/api/v1/queues")
 public class QueueController {
@@ -34,19 +34,19 @@ public class QueueController {
         this.streams = streams;
     }
 
-    public record TokenRequest(@NotNull @Positive Long userId, @NotNull @Positive Long concertId) {}
+    /** {@code userId} may be sent and must then be the caller's (checked with every route's ids by auth.CallerFilter). */
+    public record TokenRequest(@Positive Long userId, @NotNull @Positive Long concertId) {}
 
     /** 201 with a new token; 200 reporting the live one (presented, or already held for this user and concert). */
     @PostMapping(path = "/token", consumes = MediaType.APPLICATION_JSON_VALUE)
     public Mono<ResponseEntity<QueueService.Ticket>> token(@Valid @RequestBody TokenRequest request, ServerWebExchange exchange) {
+        long userId = Caller.required(exchange).userId();
         var presented = QueueTokenFilter.verified(exchange);
         if (presented.isPresent()) {
-            QueuePass pass = presented.get().pass();
-            pass.requireUser(request.userId());
-            pass.requireConcert(request.concertId());
+            presented.get().pass().requireConcert(request.concertId());
             return Mono.just(ResponseEntity.ok(presented.get().ticket()));
         }
-        return queue.issue(request.userId(), request.concertId())
+        return queue.issue(userId, request.concertId())
                 .map(issued -> ResponseEntity.status(issued.created() ? HttpStatus.CREATED : HttpStatus.OK).body(issued.ticket()));
     }
 

@@ -13,6 +13,7 @@ import com.concertbooking.support.ApiException;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.QueuePass;
+import com.concertbooking.wallet.WalletStore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -42,18 +43,21 @@ public class QueueService {
     private final TokenCodec tokens;
     private final CatalogStore catalog;
     private final Duration tick;
+    private final WalletStore wallets;
     private final AsyncCache<Long, Boolean> concerts = existenceCache();
+    private final AsyncCache<Long, Boolean> users = existenceCache();
     private final AsyncCache<Long, Long> dateConcerts = Caffeine.newBuilder()
             .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(100_000).buildAsync();
 
-    public QueueService(QueueStore store, TokenCodec tokens, CatalogStore catalog, BookingProperties properties) {
+    public QueueService(QueueStore store, TokenCodec tokens, CatalogStore catalog, WalletStore wallets, BookingProperties properties) {
         this.store = store;
+        this.wallets = wallets;
         this.tokens = tokens;
         this.catalog = catalog;
         this.tick = properties.queue().tick();
     }
 
-    /** Known concerts are cached for minutes (they are never deleted); unknown ones only briefly. */
+    /** Known concerts and users are cached for minutes (they are never deleted); unknown ones only briefly. */
     private static AsyncCache<Long, Boolean> existenceCache() {
         return Caffeine.newBuilder().maximumSize(100_000).expireAfter(new Expiry<Long, Boolean>() {
             @Override
@@ -86,9 +90,16 @@ public class QueueService {
                         catalog.date(id).map(CatalogStore.DateRow::concertId).toFuture()));
     }
 
+    /** Only existing users join (SPEC 4.9): ids nobody owns cannot fill a concert's ACTIVE slots. */
+    Mono<Void> requireUser(long userId) {
+        return Mono.fromFuture(() -> users.get(userId, (id, executor) -> wallets.balance(id).hasElement().toFuture()))
+                .flatMap(exists -> exists ? Mono.<Void>empty()
+                        : Mono.error(ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", userId)));
+    }
+
     /** Issue a token, or report the live one this user already has for this concert (same place, same entry). */
     public Mono<Issued> issue(long userId, long concertId) {
-        return requireConcert(concertId)
+        return requireUser(userId).then(requireConcert(concertId))
                 .then(Mono.defer(() -> store.join(concertId, userId, entryId(System.currentTimeMillis()))))
                 .map(joined -> new Issued(ticket(tokens.sign(userId, concertId, joined.entryId()), userId, concertId, joined.state(),
                         estimateSeconds(joined.state(), joined.observedRate(), joined.admitPerTick())), joined.created()));

@@ -38,7 +38,8 @@ public class TokenCodec {
     private final MACVerifier verifier;
 
     public TokenCodec(BookingProperties properties) {
-        byte[] secret = secret(properties.token() == null ? null : properties.token().secret());
+        byte[] secret = secret(properties.token() == null ? null : properties.token().secret(),
+                properties.token() == null || properties.token().allowRandomSecret());
         try {
             this.signer = new MACSigner(secret);
             this.verifier = new MACVerifier(secret);
@@ -47,8 +48,11 @@ public class TokenCodec {
         }
     }
 
-    static byte[] secret(String configured) {
-        if (configured == null || configured.isEmpty()) {
+    static byte[] secret(String configured, boolean allowRandom) {
+        if ((configured == null || configured.isBlank()) && !allowRandom) {
+            throw new IllegalStateException("booking.token.secret must be set (at least " + MIN_SECRET_BYTES + " bytes, not blank)");
+        }
+        if (configured == null || configured.isBlank()) {
             log.warn("booking.token.secret is empty: using a random secret for this run; tokens die on restart and "
                     + "are not accepted by other instances (set it in production)");
             byte[] random = new byte[MIN_SECRET_BYTES];

@@ -15,11 +15,13 @@ public record BookingProperties(Queue queue, Reservation reservation, Token toke
     public record Reservation(Duration holdDuration, Duration sweepInterval, int sweepBatch, boolean sweeperEnabled,
                               int maxHoldsPerUser) {}
 
-    public record Token(String secret) {}
+    /** @param allowRandomSecret an empty secret means a random one per start (dev); false in the prod profile */
+    public record Token(String secret, boolean allowRandomSecret) {}
 
     public record Admin(String apiKey) {}
 
     public record Kafka(String bootstrapServers) {}
 
-    public record DemoData(boolean enabled) {}
+    /** @param password the demo fans' password (printed by bin/run) */
+    public record DemoData(boolean enabled, String password) {}
 }

@@ -30,6 +30,7 @@ public enum ErrorCode {
     RESERVATION_NOT_CANCELLABLE(HttpStatus.CONFLICT, "Reservation not cancellable"),
     INSUFFICIENT_BALANCE(HttpStatus.CONFLICT, "Insufficient balance"),
     BALANCE_LIMIT_EXCEEDED(HttpStatus.CONFLICT, "Balance limit exceeded"),
+    USERNAME_TAKEN(HttpStatus.CONFLICT, "Username taken"),
     IDEMPOTENCY_IN_PROGRESS(HttpStatus.CONFLICT, "Idempotent request in progress"),
     PAYLOAD_TOO_LARGE(HttpStatus.CONTENT_TOO_LARGE, "Payload too large"),
     UNSUPPORTED_MEDIA_TYPE(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),

@@ -39,10 +39,22 @@ public class WalletStore {
                 .fetch().rowsUpdated();
     }
 
-    public Mono<Long> createUser(String name, long balance) {
-        return db.sql("INSERT INTO users (name, balance) VALUES (:name, :balance)")
-                .bind("name", name).bind("balance", balance)
+    /**
+     * A new user; {@code passwordHash} null means no password login. A taken username (compared without case)
+     * fails with Spring's {@code DuplicateKeyException}.
+     */
+    public Mono<Long> createUser(String username, String passwordHash, long balance) {
+        return db.sql("INSERT INTO users (username, password_hash, balance) VALUES (:username, :hash, :balance)")
+                .bind("username", username).bind("balance", balance)
+                .bind("hash", io.r2dbc.spi.Parameters.in(io.r2dbc.spi.R2dbcType.VARCHAR, passwordHash))
                 .filter(s -> s.returnGeneratedValues("id"))
                 .map(r -> r.get("id", Long.class)).one();
+    }
+
+    /** Sets a user's password hash (demo data); false when the user does not exist. */
+    public Mono<Boolean> setPasswordHash(String username, String passwordHash) {
+        return db.sql("UPDATE users SET password_hash = :hash WHERE username = :username")
+                .bind("hash", passwordHash).bind("username", username)
+                .fetch().rowsUpdated().map(n -> n > 0);
     }
 }

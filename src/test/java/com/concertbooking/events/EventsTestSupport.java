@@ -5,7 +5,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import com.concertbooking.support.AdminKeyFilter;
+import com.concertbooking.auth.SecurityConfig;
+import com.concertbooking.queue.QueueTokenFilter;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.IntegrationTest;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -84,7 +85,7 @@ abstract class EventsTestSupport extends IntegrationTest {
     protected record Paid(long userId, long reservationId, long paymentId, long concertDateId, int seatNumber, long amount) {}
 
     private org.springframework.test.web.reactive.server.WebTestClient admin() {
-        return web.mutate().defaultHeader(AdminKeyFilter.HEADER, ADMIN_KEY).build();
+        return web.mutate().defaultHeader(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY).build();
     }
 
     /** Stops timed admissions of a concert: tests admit explicitly. */
@@ -94,8 +95,8 @@ abstract class EventsTestSupport extends IntegrationTest {
     }
 
     protected String joinQueue(long userId, long concertId) {
-        Map<?, ?> body = web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", userId, "concertId", concertId))
+        Map<?, ?> body = asUser(userId).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("concertId", concertId))
                 .exchange().expectStatus().is2xxSuccessful()
                 .expectBody(Map.class).returnResult().getResponseBody();
         return (String) body.get("token");
@@ -108,7 +109,7 @@ abstract class EventsTestSupport extends IntegrationTest {
 
     /** Holds a seat with an ACTIVE token; returns the reservation id. */
     protected long hold(String token, long userId, long dateId, int seatNumber) {
-        Map<?, ?> body = web.post().uri("/api/v1/reservations").header(HttpHeaders.AUTHORIZATION, "Bearer " + token)
+        Map<?, ?> body = asUser(userId).post().uri("/api/v1/reservations").header(QueueTokenFilter.HEADER, token)
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("userId", userId, "concertDateId", dateId, "seatNumber", seatNumber))
                 .exchange().expectStatus().isCreated()
@@ -118,7 +119,7 @@ abstract class EventsTestSupport extends IntegrationTest {
 
     /** Pays a held reservation; the response must be 200 COMPLETED. */
     protected Map<?, ?> pay(String token, long userId, long reservationId) {
-        return web.post().uri("/api/v1/payments/pay").header(HttpHeaders.AUTHORIZATION, "Bearer " + token)
+        return asUser(userId).post().uri("/api/v1/payments/pay").header(QueueTokenFilter.HEADER, token)
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("userId", userId, "reservationId", reservationId))
                 .exchange().expectStatus().isOk()

@@ -80,7 +80,7 @@ class KafkaDownAtStartTest extends EventsTestSupport {
         assertThat(events).hasSize(1);
         assertThat(outboxStatus(events.get(0))).isEqualTo("PENDING");
         await().atMost(Duration.ofSeconds(10)).until(() -> registry.get("booking.outbox.unsent").gauge().value() >= 1);
-        web.get().uri("/actuator/health").exchange().expectBody()
+        asAdmin().get().uri("/actuator/health").exchange().expectBody()
                 .jsonPath("$.components.kafka.status").isEqualTo("DOWN")
                 .jsonPath("$.components.kafka.details.topicsReady").isEqualTo(false)
                 .jsonPath("$.components.kafka.details.outboxUnsent").value(n -> assertThat(((Number) n).longValue()).isGreaterThanOrEqualTo(1))

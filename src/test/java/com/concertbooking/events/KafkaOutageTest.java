@@ -110,7 +110,7 @@ class KafkaOutageTest extends EventsTestSupport {
         String warmUp = commitEvent(EventType.RESERVATION_CANCELLED, concert.firstDateId(),
                 paymentPayload(fans.get(0).userId(), concert.concertId(), concert.firstDateId(), 0));
         await().atMost(Duration.ofSeconds(60)).until(() -> notifications(warmUp) == 1);
-        web.get().uri("/actuator/health").exchange().expectStatus().isOk()
+        asAdmin().get().uri("/actuator/health").exchange().expectStatus().isOk()
                 .expectBody().jsonPath("$.components.kafka.status").isEqualTo("UP");
 
         List<String> ids = new ArrayList<>();
@@ -134,7 +134,7 @@ class KafkaOutageTest extends EventsTestSupport {
             await().atMost(Duration.ofSeconds(30)).until(() -> relay.status().failing());
             web.get().uri("/actuator/health/readiness").exchange().expectStatus().isOk()
                     .expectBody().jsonPath("$.status").isEqualTo("UP");
-            web.get().uri("/actuator/health").exchange()
+            asAdmin().get().uri("/actuator/health").exchange()
                     .expectBody()
                     .jsonPath("$.components.kafka.status").isEqualTo("DOWN")
                     .jsonPath("$.components.kafka.details.relayFailing").isEqualTo(true)

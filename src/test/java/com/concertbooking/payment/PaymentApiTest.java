@@ -45,7 +45,7 @@ class PaymentApiTest extends BookingTestBase {
         pay(token, null, second.reservationId(), user).expectStatus().isUnauthorized()
                 .expectBody().jsonPath("$.code").isEqualTo("TOKEN_EXPIRED");
         pay(token, "order-1", second.reservationId(), user).expectStatus().isUnauthorized();
-        web.get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(2 * PRICE);
+        asUser(user).get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(2 * PRICE);
 
         // With a new ACTIVE token, the key used for another request is 422, and nothing is executed.
         String again = activeToken(user, concert.concertId());
@@ -65,11 +65,14 @@ class PaymentApiTest extends BookingTestBase {
         Reservation r = hold(user, concert, 3);
 
         pay(null, null, r.reservationId(), user).expectStatus().isUnauthorized()
-                .expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
+                .expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+        asUser(user).post().uri("/api/v1/payments/pay").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("reservationId", r.reservationId(), "userId", user)).exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
         pay(token, "x".repeat(101), r.reservationId(), user).expectStatus().isBadRequest()
                 .expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
         pay(token, "bad key", r.reservationId(), user).expectStatus().isBadRequest();
-        web.post().uri("/api/v1/payments/pay").header(HttpHeaders.AUTHORIZATION, bearer(token)).contentType(MediaType.APPLICATION_JSON)
+        asUser(user).post().uri("/api/v1/payments/pay").headers(withPass(token)).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("{\"reservationId\":\"1\"}").exchange().expectStatus().isBadRequest()
                 .expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
         pay(token, null, Long.MAX_VALUE, user).expectStatus().isNotFound()
@@ -81,7 +84,7 @@ class PaymentApiTest extends BookingTestBase {
         // Nothing changed, the token is still ACTIVE, and the same key works once the money is there.
         assertThat(storedStatus(r.reservationId())).isEqualTo("HELD");
         assertThat(statusBody(token).get("status")).isEqualTo("ACTIVE");
-        web.patch().uri("/api/v1/users/{u}/charge", user).contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("amount", 1))
+        asUser(user).patch().uri("/api/v1/users/{u}/charge", user).contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("amount", 1))
                 .exchange().expectStatus().isOk();
         pay(token, "k", r.reservationId(), user).expectStatus().isOk().expectBody().jsonPath("$.balance").isEqualTo(0);
     }
@@ -95,7 +98,7 @@ class PaymentApiTest extends BookingTestBase {
         Reservation r = hold(user, concert, 4);
         var client = racingClient();
         List<String> outcomes = Flux.range(0, 2)
-                .flatMap(i -> client.post().uri("/api/v1/payments/pay").header(HttpHeaders.AUTHORIZATION, bearer(token))
+                .flatMap(i -> client.post().uri("/api/v1/payments/pay").headers(withPass(token))
                         .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("reservationId", r.reservationId(), "userId", user))
                         .exchangeToMono(resp -> resp.bodyToMono(String.class)
                                 .map(b -> resp.statusCode().value() + " " + (resp.statusCode().value() == 200 ? "" : field(b, "code")))))
@@ -104,14 +107,14 @@ class PaymentApiTest extends BookingTestBase {
         // The loser either found the reservation paid, or arrived after the payment ended the token.
         assertThat(outcomes).filteredOn(o -> !o.startsWith("200")).singleElement()
                 .isIn("409 RESERVATION_NOT_PAYABLE", "401 TOKEN_EXPIRED");
-        web.get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(PRICE);
+        asUser(user).get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(PRICE);
         assertThat(outboxTypes(r.reservationId())).containsExactly("payment-completed");
     }
 
     private WebTestClient.ResponseSpec pay(String token, String key, long reservationId, long userId) {
         var spec = web.post().uri("/api/v1/payments/pay").contentType(MediaType.APPLICATION_JSON);
         if (token != null) {
-            spec = spec.header(HttpHeaders.AUTHORIZATION, bearer(token));
+            spec = spec.headers(withPass(token));
         }
         if (key != null) {
             spec = spec.header(PaymentController.IDEMPOTENCY_KEY, key);

@@ -95,7 +95,7 @@ class PaymentServiceTest extends BookingTestBase {
         assertThat(payment(r.reservationId())).isNull();
         assertThat(outboxTypes(r.reservationId())).isEmpty();
 
-        web.patch().uri("/api/v1/users/{id}/charge", user).contentType(MediaType.APPLICATION_JSON)
+        asUser(user).patch().uri("/api/v1/users/{id}/charge", user).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("amount", 1)).exchange().expectStatus().isOk();
         PayOutcome paid = pay(user, concert.concertId(), r.reservationId(), "k-topup");
         assertThat(paid.replayed()).isFalse();
@@ -316,7 +316,9 @@ class PaymentServiceTest extends BookingTestBase {
         int charges = 200;
         long charge = PRICE / 20; // 200 charges fund 10 of the 20 payments
         var client = racingClient();
+        String bearer = bearerFor(user);
         Flux<String> topUps = Flux.range(0, charges).flatMap(i -> client.patch().uri("/api/v1/users/{id}/charge", user)
+                .header(org.springframework.http.HttpHeaders.AUTHORIZATION, bearer)
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("amount", charge))
                 .exchangeToMono(resp -> Mono.just(resp.statusCode().is2xxSuccessful() ? "CHARGED" : "CHARGE_FAILED")), charges);
         Flux<String> pays = Flux.fromIterable(held).flatMap(r -> payments.pay(pass(user, concert.concertId()),

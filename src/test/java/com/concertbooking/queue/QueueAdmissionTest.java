@@ -49,8 +49,7 @@ class QueueAdmissionTest extends QueueTestSupport {
         int users = 300;
         int perTick = 60;
         pause(concert);
-        long base = freshUserId() + 30_000_000L;
-        joinAll(concert, base, users, 100);
+        joinAll(concert, freshUsers(users), 100);
 
         Instance a = anotherInstance();
         Instance b = anotherInstance();

@@ -22,8 +22,8 @@ class QueueApiTest extends QueueTestSupport {
         pause(concert);
         long first = freshUserId();
         long second = freshUserId();
-        var issued = web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", first, "concertId", concert)).exchange()
+        var issued = asUser(first).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("concertId", concert)).exchange()
                 .expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody();
         assertThat(issued.get("status")).isEqualTo("WAITING");
         assertThat(num(issued.get("position"))).isEqualTo(1);
@@ -32,39 +32,89 @@ class QueueApiTest extends QueueTestSupport {
         assertThat(issued.containsKey("activeUntil")).isFalse();
         assertThat(num(join(second, concert).get("position"))).isEqualTo(2);
 
-        var again = web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+        // Asking again (naming oneself is allowed) reports the same token and place.
+        var again = asUser(first).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("userId", first, "concertId", concert)).exchange()
                 .expectStatus().isOk().expectBody(Map.class).returnResult().getResponseBody();
         assertThat(again.get("token")).isEqualTo(issued.get("token"));
         assertThat(num(again.get("position"))).isEqualTo(1);
 
-        // Presenting the token reports it (200) and must match the body.
-        web.post().uri("/api/v1/queues/token").header(HttpHeaders.AUTHORIZATION, "Bearer " + issued.get("token"))
-                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("userId", first, "concertId", concert)).exchange()
+        // Presenting the token reports it (200).
+        withQueueToken((String) issued.get("token")).post().uri("/api/v1/queues/token")
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("concertId", concert)).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$.position").isEqualTo(1);
-        web.post().uri("/api/v1/queues/token").header(HttpHeaders.AUTHORIZATION, "Bearer " + issued.get("token"))
-                .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("userId", second, "concertId", concert)).exchange()
+    }
+
+    /** The attack: asking for a victim's token returned the victim's own live token. */
+    @Test
+    void nobodyObtainsOrUsesAnotherUsersQueueToken() {
+        long concert = newConcert();
+        pause(concert);
+        long victim = freshUserId();
+        long attacker = freshUserId();
+        String victimToken = token(victim, concert);
+
+        // Naming the victim in the body is refused, and without an access token nothing is issued.
+        asUser(attacker).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", victim, "concertId", concert)).exchange()
                 .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
+        web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", victim, "concertId", concert)).exchange()
+                .expectStatus().isUnauthorized().expectHeader().valueEquals(HttpHeaders.WWW_AUTHENTICATE, "Bearer")
+                .expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+
+        // A stolen queue token is worthless with the attacker's own access token: status, leave, report.
+        var attackerWithStolen = asUser(attacker).mutate().defaultHeader(QueueTokenFilter.HEADER, victimToken).build();
+        attackerWithStolen.get().uri("/api/v1/queues/status").exchange()
+                .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
+        attackerWithStolen.delete().uri("/api/v1/queues/token").exchange()
+                .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
+        attackerWithStolen.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("concertId", concert)).exchange()
+                .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
+        // ... and alone, as the old Authorization header, it is no access token at all.
+        web.get().uri("/api/v1/queues/status").header(HttpHeaders.AUTHORIZATION, "Bearer " + victimToken).exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+
+        // The victim still holds place 1.
+        assertThat(num(statusBody(victimToken).get("position"))).isEqualTo(1);
+        assertThat(num(queueView(concert).get("waiting"))).isEqualTo(1);
+    }
+
+    /** The attack: user ids nobody owns took every ACTIVE slot while a real fan waited. */
+    @Test
+    void onlyExistingUsersJoin() {
+        long concert = newConcert();
+        pause(concert);
+        long ghost = 900_000_000_000L + java.util.concurrent.ThreadLocalRandom.current().nextLong(1_000_000);
+        asUser(ghost).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("concertId", concert)).exchange()
+                .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("USER_NOT_FOUND");
+        assertThat(num(queueView(concert).get("waiting"))).isZero();
     }
 
     @Test
     void badRequestsAndUnknownConcerts() {
-        web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", 1, "concertId", Long.MAX_VALUE)).exchange()
+        long user = freshUserId();
+        asUser(user).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("concertId", Long.MAX_VALUE)).exchange()
                 .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("CONCERT_NOT_FOUND");
-        for (String body : new String[] {"{}", "{\"userId\":1}", "{\"userId\":-1,\"concertId\":1}", "{\"userId\":\"x\",\"concertId\":1}", "{"}) {
-            web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
+        for (String body : new String[] {"{}", "{\"userId\":" + user + "}", "{\"userId\":-1,\"concertId\":1}",
+                "{\"userId\":\"x\",\"concertId\":1}", "{", "{\"concertId\":1,\"concertId\":2}", "{\"concertId\":1} x"}) {
+            asUser(user).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange()
                     .expectStatus().isBadRequest().expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
         }
+        asUser(user).get().uri("/api/v1/queues/status").exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
+        asUser(user).delete().uri("/api/v1/queues/token").exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
         web.get().uri("/api/v1/queues/status").exchange()
-                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
-        web.delete().uri("/api/v1/queues/token").exchange()
-                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
-        web.get().uri("/api/v1/admin/queues/{id}", Long.MAX_VALUE).header("X-Admin-Key", ADMIN_KEY).exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+        asAdmin().get().uri("/api/v1/admin/queues/{id}", Long.MAX_VALUE).exchange()
                 .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("CONCERT_NOT_FOUND");
         web.get().uri("/api/v1/admin/queues/{id}", newConcert()).exchange()
                 .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("ADMIN_KEY_INVALID");
-        web.put().uri("/api/v1/admin/queues/{id}/policy", newConcert()).header("X-Admin-Key", ADMIN_KEY)
+        asAdmin().put().uri("/api/v1/admin/queues/{id}/policy", newConcert())
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("admitPerTick", -1, "maxActive", 5)).exchange()
                 .expectStatus().isBadRequest().expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
     }
@@ -75,8 +125,8 @@ class QueueApiTest extends QueueTestSupport {
         long concert = newConcert();
         pause(concert);
         int n = 1000;
-        long base = freshUserId() + 10_000_000L;
-        List<Map<?, ?>> joined = joinAll(concert, base, n, n);
+        List<Long> users = freshUsers(n);
+        List<Map<?, ?>> joined = joinAll(concert, users, n);
         assertThat(joined).hasSize(n);
         assertThat(joined.stream().map(m -> num(m.get("position"))).sorted().toList())
                 .isEqualTo(LongStream.rangeClosed(1, n).boxed().toList());
@@ -89,7 +139,7 @@ class QueueApiTest extends QueueTestSupport {
 
         // Admit the first 100, then everyone asks again at once: same entry, place moved up by exactly 100.
         assertThat(admit(concert, 100)).isEqualTo(100);
-        List<Map<?, ?>> again = joinAll(concert, base, n, n);
+        List<Map<?, ?>> again = joinAll(concert, users, n);
         List<Long> waitingPositions = new ArrayList<>();
         for (Map<?, ?> m : again) {
             long before = positionOf.get(num(m.get("userId")));
@@ -114,7 +164,7 @@ class QueueApiTest extends QueueTestSupport {
         String b = token(freshUserId(), concert);
         String c = token(freshUserId(), concert);
         assertThat(num(statusBody(c).get("position"))).isEqualTo(3);
-        web.delete().uri("/api/v1/queues/token").header(HttpHeaders.AUTHORIZATION, "Bearer " + b).exchange()
+        withQueueToken(b).delete().uri("/api/v1/queues/token").exchange()
                 .expectStatus().isNoContent();
         status(b).expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_EXPIRED");
         assertThat(num(statusBody(c).get("position"))).isEqualTo(2);
@@ -154,8 +204,7 @@ class QueueApiTest extends QueueTestSupport {
         long concert = newConcert();
         int cap = 40;
         policy(concert, Map.of("admitPerTick", 0, "maxActive", cap));
-        long base = freshUserId() + 20_000_000L;
-        joinAll(concert, base, 300, 100);
+        joinAll(concert, freshUsers(300), 100);
         var client = racingClient();
         // Scheduler ticks now admit 7 per tick while 60 operator admits of random sizes race them.
         policy(concert, Map.of("admitPerTick", 7, "maxActive", cap));
@@ -165,7 +214,7 @@ class QueueApiTest extends QueueTestSupport {
             sizes.add(random.nextInt(1, 6));
         }
         long admittedByOperators = Flux.fromIterable(sizes)
-                .flatMap(count -> client.post().uri("/api/v1/admin/queues/{id}/admit", concert).header("X-Admin-Key", ADMIN_KEY)
+                .flatMap(count -> client.post().uri("/api/v1/admin/queues/{id}/admit", concert).header(com.concertbooking.auth.SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY)
                         .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("count", count))
                         .retrieve().bodyToMono(Map.class)
                         .map(m -> {

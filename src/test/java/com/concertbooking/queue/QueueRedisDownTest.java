@@ -25,7 +25,7 @@ class QueueRedisDownTest {
 
     private static final BookingProperties PROPERTIES = new BookingProperties(
             new BookingProperties.Queue(500, Duration.ofSeconds(1), 5000, Duration.ofMinutes(10), Duration.ofMinutes(2), 2),
-            null, new BookingProperties.Token("0123456789abcdef0123456789abcdef"), null, null, null);
+            null, new BookingProperties.Token("0123456789abcdef0123456789abcdef", true), null, null, null);
 
     private LettuceConnectionFactory deadRedis;
 
@@ -46,7 +46,7 @@ class QueueRedisDownTest {
     void tokenChecksFailClosedWithADependencyError() {
         QueueStore store = deadStore();
         TokenCodec codec = new TokenCodec(PROPERTIES);
-        QueueService service = new QueueService(store, codec, null, PROPERTIES);
+        QueueService service = new QueueService(store, codec, null, null, PROPERTIES);
         String genuine = codec.sign(7, 3, "entry");
         StepVerifier.create(service.verify(genuine))
                 .expectErrorSatisfies(e -> assertThat(isDependencyFailure(e)).as(e.toString()).isTrue())
@@ -62,7 +62,7 @@ class QueueRedisDownTest {
         QueueMetrics metrics = new QueueMetrics(new SimpleMeterRegistry());
         AdmissionScheduler scheduler = new AdmissionScheduler(store, metrics, PROPERTIES);
         StepVerifier.create(scheduler.tickAll()).expectError().verify(Duration.ofSeconds(5));
-        QueueStreams hub = new QueueStreams(store, new QueueService(store, new TokenCodec(PROPERTIES), null, PROPERTIES), metrics, PROPERTIES);
+        QueueStreams hub = new QueueStreams(store, new QueueService(store, new TokenCodec(PROPERTIES), null, null, PROPERTIES), metrics, PROPERTIES);
         StepVerifier.create(hub.pollOnce()).verifyComplete(); // nothing open: no Redis call at all
         scheduler.start();
         hub.start();

@@ -16,7 +16,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.core.ParameterizedTypeReference;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.codec.ServerSentEvent;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
@@ -80,7 +79,7 @@ class QueueStreamTest extends QueueTestSupport {
         String second = token(freshUserId(), concert);
         List<ServerSentEvent<Map<String, Object>>> events = new CopyOnWriteArrayList<>();
         Disposable d = racingClient().get().uri("/api/v1/queues/stream")
-                .header(HttpHeaders.AUTHORIZATION, "Bearer " + second) // the header works as well as ?token=
+                .header(QueueTokenFilter.HEADER, second) // the header works as well as ?token=
                 .retrieve().bodyToFlux(EVENT).subscribe(events::add);
         try {
             // Nothing changes, yet a position event must come at least every 5 s, and heartbeat comments flow.
@@ -161,7 +160,7 @@ class QueueStreamTest extends QueueTestSupport {
                 .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_INVALID");
         // ?token= is only for the stream: elsewhere only the header counts.
         String active = activeToken(freshUserId(), concert);
-        web.get().uri("/api/v1/queues/status?token={t}", active).exchange()
+        asUser(userOf(active)).get().uri("/api/v1/queues/status?token={t}", active).exchange()
                 .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
         // Already active: one active event, then the stream completes.
         List<ServerSentEvent<Map<String, Object>>> events = racingClient().get().uri("/api/v1/queues/stream?token={t}", active)
@@ -169,7 +168,7 @@ class QueueStreamTest extends QueueTestSupport {
         assertThat(events).hasSize(1);
         assertThat(events.get(0).event()).isEqualTo("active");
         assertThat(events.get(0).data().get("status")).isEqualTo("ACTIVE");
-        web.delete().uri("/api/v1/queues/token").header(HttpHeaders.AUTHORIZATION, "Bearer " + active).exchange().expectStatus().isNoContent();
+        withQueueToken(active).delete().uri("/api/v1/queues/token").exchange().expectStatus().isNoContent();
         web.get().uri("/api/v1/queues/stream?token={t}", active).exchange()
                 .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_EXPIRED");
     }
@@ -188,8 +187,7 @@ class QueueStreamTest extends QueueTestSupport {
         Disposable b = racingClient().get().uri("/api/v1/queues/stream?token={t}", staying).retrieve().bodyToFlux(EVENT).subscribe();
         try {
             await().atMost(Duration.ofSeconds(10)).until(() -> streams.openStreams() == before + 2);
-            web.delete().uri("/api/v1/queues/token").header(HttpHeaders.AUTHORIZATION, "Bearer " + leaving).exchange()
-                    .expectStatus().isNoContent();
+            withQueueToken(leaving).delete().uri("/api/v1/queues/token").exchange().expectStatus().isNoContent();
             await().atMost(Duration.ofSeconds(10)).until(done::get);
             assertThat(leavingEvents.get(leavingEvents.size() - 1).event()).isEqualTo("expired");
             assertThat(streams.openStreams()).isEqualTo(before + 1);
@@ -205,9 +203,8 @@ class QueueStreamTest extends QueueTestSupport {
         long concert = newConcert();
         pause(concert);
         int n = 300;
-        long base = freshUserId() + 40_000_000L;
         var client = racingClient();
-        List<String> tokens = joinAll(concert, base, n, 1).stream().map(m -> (String) m.get("token")).toList();
+        List<String> tokens = joinAll(concert, freshUsers(n), 1).stream().map(m -> (String) m.get("token")).toList();
         Map<Integer, List<Long>> positions = new java.util.concurrent.ConcurrentHashMap<>();
         List<Disposable> open = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -1,11 +1,9 @@
 package com.concertbooking.queue;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
 
-import com.concertbooking.support.AdminKeyFilter;
 import com.concertbooking.support.IntegrationTest;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
@@ -13,15 +11,18 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 
 /**
  * Helpers for queue tests, also usable by other features' tests that need an ACTIVE token:
- * {@link #activeToken(long, long)} joins and admits through the admin API.
- * Queue user ids need no users row (the queue does not look users up), so tests draw fresh ones.
+ * {@link #activeToken(long, long)} joins and admits through the admin API. Only existing users join,
+ * each signed in with their own access token.
  */
 public abstract class QueueTestSupport extends IntegrationTest {
 
-    private static final AtomicLong USERS = new AtomicLong(ThreadLocalRandom.current().nextLong(1_000_000_000L, 8_000_000_000L));
+    /** A new user (a row in users, no balance). */
+    protected long freshUserId() {
+        return createUsers(1, 0).get(0);
+    }
 
-    protected static long freshUserId() {
-        return USERS.addAndGet(ThreadLocalRandom.current().nextInt(1, 5));
+    protected List<Long> freshUsers(int n) {
+        return createUsers(n, 0);
     }
 
     @org.springframework.beans.factory.annotation.Autowired
@@ -46,21 +47,23 @@ public abstract class QueueTestSupport extends IntegrationTest {
     }
 
     protected Map<?, ?> join(long userId, long concertId) {
-        return web.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", userId, "concertId", concertId))
+        return asUser(userId).post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("concertId", concertId))
                 .exchange().expectStatus().is2xxSuccessful()
                 .expectBody(Map.class).returnResult().getResponseBody();
     }
 
     /**
-     * {@code n} joins at once (users base..base+n-1). The machine is shared, so a join may meet a Redis timeout
-     * (503 with Retry-After); like a real client it retries, which is safe because issuing is idempotent.
+     * These users join at once. The machine is shared, so a join may meet a Redis timeout (503 with
+     * Retry-After); like a real client it retries, which is safe because issuing is idempotent.
      */
-    protected java.util.List<Map<?, ?>> joinAll(long concertId, long base, int n, int concurrency) {
+    protected List<Map<?, ?>> joinAll(long concertId, List<Long> users, int concurrency) {
         var client = racingClient();
-        return reactor.core.publisher.Flux.range(0, n)
-                .flatMap(i -> client.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
-                        .bodyValue(Map.of("userId", base + i, "concertId", concertId))
+        Map<Long, String> bearers = bearers(users);
+        return reactor.core.publisher.Flux.fromIterable(users)
+                .flatMap(user -> client.post().uri("/api/v1/queues/token").contentType(MediaType.APPLICATION_JSON)
+                        .header(HttpHeaders.AUTHORIZATION, bearers.get(user))
+                        .bodyValue(Map.of("concertId", concertId))
                         .retrieve().bodyToMono(Map.class)
                         .retryWhen(reactor.util.retry.Retry.backoff(5, Duration.ofMillis(200))
                                 .filter(e -> e instanceof org.springframework.web.reactive.function.client.WebClientResponseException.ServiceUnavailable)), concurrency)
@@ -96,8 +99,29 @@ public abstract class QueueTestSupport extends IntegrationTest {
                 .expectBody(Map.class).returnResult().getResponseBody();
     }
 
+    /** Access tokens minted up front on the test thread, for racing clients. */
+    protected Map<Long, String> bearers(List<Long> users) {
+        Map<Long, String> bearers = new java.util.HashMap<>();
+        users.forEach(u -> bearers.put(u, bearerFor(u)));
+        return bearers;
+    }
+
+    /** Headers of a request by the queue token's own user presenting that token (access token minted and cached). */
+    protected java.util.function.Consumer<HttpHeaders> withPass(String queueToken) {
+        String bearer = bearerFor(userOf(queueToken));
+        return h -> {
+            h.set(HttpHeaders.AUTHORIZATION, bearer);
+            h.set(QueueTokenFilter.HEADER, queueToken);
+        };
+    }
+
+    /** A client of the queue token's own user presenting that token. */
+    protected WebTestClient withQueueToken(String token) {
+        return asUser(userOf(token)).mutate().defaultHeader(QueueTokenFilter.HEADER, token).build();
+    }
+
     protected WebTestClient.ResponseSpec status(String token) {
-        return web.get().uri("/api/v1/queues/status").header(HttpHeaders.AUTHORIZATION, "Bearer " + token).exchange();
+        return withQueueToken(token).get().uri("/api/v1/queues/status").exchange();
     }
 
     protected Map<?, ?> statusBody(String token) {
@@ -117,7 +141,7 @@ public abstract class QueueTestSupport extends IntegrationTest {
      * ACTIVE tokens for many users of one concert (e.g. a race of holds): pauses ticks, joins them all, admits them
      * all. Only these users should be waiting in that concert's queue, since admission takes the front.
      */
-    protected Map<Long, String> activeTokens(long concertId, java.util.List<Long> userIds) {
+    protected Map<Long, String> activeTokens(long concertId, List<Long> userIds) {
         policy(concertId, Map.of("admitPerTick", 0, "maxActive", Math.max(5000, userIds.size())));
         Map<Long, String> tokens = new java.util.HashMap<>();
         for (long user : userIds) {
@@ -128,7 +152,7 @@ public abstract class QueueTestSupport extends IntegrationTest {
     }
 
     private WebTestClient admin() {
-        return web.mutate().defaultHeader(AdminKeyFilter.HEADER, ADMIN_KEY).build();
+        return asAdmin();
     }
 
     protected static long num(Object o) {

@@ -12,13 +12,26 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class TokenCodecTest {
 
     private static TokenCodec codec(String secret) {
-        return new TokenCodec(new BookingProperties(null, null, new BookingProperties.Token(secret), null, null, null));
+        return codec(secret, true);
+    }
+
+    private static TokenCodec codec(String secret, boolean allowRandom) {
+        return new TokenCodec(new BookingProperties(null, null, new BookingProperties.Token(secret, allowRandom), null, null, null));
     }
 
     @Test
     void secretsShorterThan32BytesAreRefused() {
         assertThatThrownBy(() -> codec("too-short-secret")).isInstanceOf(IllegalStateException.class).hasMessageContaining("32 bytes");
         assertThat(codec("x".repeat(32))).isNotNull();
+    }
+
+    /** The prod profile: a missing or blank secret stops the start, like a blank admin key. */
+    @Test
+    void blankSecretIsRefusedWhereRandomSecretsAreNotAllowed() {
+        for (String blank : new String[] {"", "   ", "\t"}) {
+            assertThatThrownBy(() -> codec(blank, false)).isInstanceOf(IllegalStateException.class).hasMessageContaining("must be set");
+        }
+        assertThat(codec("y".repeat(32), false)).isNotNull();
     }
 
     @Test

@@ -48,9 +48,11 @@ public abstract class BookingTestBase extends QueueTestSupport {
     protected Map<Long, String> activeTokensInParallel(List<Long> users, long concertId) {
         pause(concertId);
         var client = racingClient();
+        Map<Long, String> bearers = bearers(users); // minted here, off the event loops, and cached for the race
         Map<Long, String> tokens = reactor.core.publisher.Flux.fromIterable(users)
                 .flatMap(u -> client.post().uri("/api/v1/queues/token").contentType(org.springframework.http.MediaType.APPLICATION_JSON)
-                        .bodyValue(Map.of("userId", u, "concertId", concertId))
+                        .header(org.springframework.http.HttpHeaders.AUTHORIZATION, bearers.get(u))
+                        .bodyValue(Map.of("concertId", concertId))
                         .retrieve().bodyToMono(String.class)
                         .map(body -> Map.entry(u, field(body, "token"))), 16) // set-up, not the race: gentle on a shared machine
                 .collectMap(Map.Entry::getKey, Map.Entry::getValue).block();
@@ -67,23 +69,9 @@ public abstract class BookingTestBase extends QueueTestSupport {
         return m.find() ? (m.group(2) != null ? m.group(2) : m.group(1)) : null;
     }
 
-    protected static String bearer(String token) {
-        return "Bearer " + token;
-    }
-
     /** The pass the token guard would put on the exchange for an ACTIVE token. */
     protected static QueuePass pass(long userId, long concertId) {
         return new QueuePass(userId, concertId, "test-" + userId, QueuePass.Status.ACTIVE);
-    }
-
-    /** Many users in one INSERT (the admin API one by one would dominate the racing tests' time). */
-    protected List<Long> createUsers(int count, long balance) {
-        String prefix = unique("bulk");
-        String values = IntStream.range(0, count).mapToObj(i -> "('" + prefix + "-" + i + "', " + balance + ")")
-                .collect(Collectors.joining(","));
-        db.sql("INSERT INTO users (name, balance) VALUES " + values).fetch().rowsUpdated().block();
-        return db.sql("SELECT id FROM users WHERE name LIKE :p ORDER BY id").bind("p", prefix + "-%")
-                .map(r -> r.get("id", Long.class)).all().collectList().block();
     }
 
     protected Reservation hold(long userId, CreatedConcert concert, int seatNumber) {

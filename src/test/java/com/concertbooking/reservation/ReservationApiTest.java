@@ -36,17 +36,17 @@ class ReservationApiTest extends BookingTestBase {
         long reservationId = num(held.get("reservationId"));
 
         // The seat left the available list at once.
-        web.get().uri("/api/v1/concerts/dates/{d}/seats", concert.firstDateId()).header(HttpHeaders.AUTHORIZATION, bearer(token))
+        asUser(user).get().uri("/api/v1/concerts/dates/{d}/seats", concert.firstDateId()).headers(withPass(token))
                 .exchange().expectStatus().isOk()
                 .expectBody().jsonPath("$.seats[?(@.seatNumber == 12)]").doesNotExist()
                 .jsonPath("$.seats.length()").isEqualTo(19);
 
-        // No token needed to list one's reservations.
-        web.get().uri("/api/v1/reservations/{u}", user).exchange().expectStatus().isOk()
+        // No queue token needed to list one's reservations.
+        asUser(user).get().uri("/api/v1/reservations/{u}", user).exchange().expectStatus().isOk()
                 .expectBody().jsonPath("$[0].reservationId").isEqualTo(reservationId).jsonPath("$[0].status").isEqualTo("HELD")
                 .jsonPath("$[0].paidAt").doesNotExist();
 
-        web.post().uri("/api/v1/payments/pay").header(HttpHeaders.AUTHORIZATION, bearer(token)).contentType(MediaType.APPLICATION_JSON)
+        asUser(user).post().uri("/api/v1/payments/pay").headers(withPass(token)).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("reservationId", reservationId, "userId", user))
                 .exchange().expectStatus().isOk()
                 .expectBody().jsonPath("$.status").isEqualTo("COMPLETED").jsonPath("$.amount").isEqualTo(100_000)
@@ -55,17 +55,22 @@ class ReservationApiTest extends BookingTestBase {
         holdRequest(token, Map.of("userId", user, "concertDateId", concert.firstDateId(), "seatNumber", 13))
                 .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_EXPIRED");
 
-        web.get().uri("/api/v1/reservations/{u}", user).exchange().expectStatus().isOk()
+        asUser(user).get().uri("/api/v1/reservations/{u}", user).exchange().expectStatus().isOk()
                 .expectBody().jsonPath("$[0].status").isEqualTo("PAID").jsonPath("$[0].paidAt").isNotEmpty();
 
-        web.delete().uri("/api/v1/reservations/{id}?userId={u}", reservationId, user + 1).exchange()
+        asUser(user).delete().uri("/api/v1/reservations/{id}?userId={u}", reservationId, user + 1).exchange()
+                .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
+        // Another signed-in user naming this user is refused too: the PAID reservation is out of their reach.
+        asUser(createUser(0)).delete().uri("/api/v1/reservations/{id}?userId={u}", reservationId, user).exchange()
                 .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
         web.delete().uri("/api/v1/reservations/{id}?userId={u}", reservationId, user).exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+        asUser(user).delete().uri("/api/v1/reservations/{id}?userId={u}", reservationId, user).exchange()
                 .expectStatus().isOk()
                 .expectBody().jsonPath("$.status").isEqualTo("CANCELLED").jsonPath("$.refunded").isEqualTo(100_000);
-        web.delete().uri("/api/v1/reservations/{id}?userId={u}", reservationId, user).exchange()
+        asUser(user).delete().uri("/api/v1/reservations/{id}?userId={u}", reservationId, user).exchange()
                 .expectStatus().isEqualTo(409).expectBody().jsonPath("$.code").isEqualTo("RESERVATION_NOT_CANCELLABLE");
-        web.get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(500_000);
+        asUser(user).get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(500_000);
         assertThat(outboxTypes(reservationId)).containsExactly("payment-completed", "payment-refunded");
 
         // Holds, payments and cancellations are counted for Prometheus.
@@ -83,6 +88,9 @@ class ReservationApiTest extends BookingTestBase {
         long date = concert.firstDateId();
 
         holdRequest(null, Map.of("userId", user, "concertDateId", date, "seatNumber", 1))
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+        asUser(user).post().uri("/api/v1/reservations").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", user, "concertDateId", date, "seatNumber", 1)).exchange()
                 .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_MISSING");
         for (Object body : new Object[] {"{\"userId\":", "{}", Map.of("userId", user, "concertDateId", date),
                 Map.of("userId", user, "concertDateId", date, "seatNumber", 0), Map.of("userId", -1, "concertDateId", date, "seatNumber", 1),
@@ -102,25 +110,22 @@ class ReservationApiTest extends BookingTestBase {
         holdRequest(token, Map.of("userId", user, "concertDateId", date, "seatNumber", 1, "concertId", other.concertId()))
                 .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
         assertThat(count("SELECT COUNT(*) FROM reservation WHERE user_id = ?", user)).isZero();
-        // The queue issues tokens for any id; a hold needs a real user, and leaves the seat free when there is none.
-        long ghost = freshUserId();
-        holdRequest(activeToken(ghost, concert.concertId()), Map.of("userId", ghost, "concertDateId", date, "seatNumber", 5))
-                .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("USER_NOT_FOUND");
         assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status <> 'AVAILABLE'", date)).isZero();
 
-        // The other endpoints: bad ids are 400, unknown ones 404, a presented token must be this user's.
-        web.get().uri("/api/v1/reservations/abc").exchange().expectStatus().isBadRequest()
+        // The other endpoints: bad ids are 400, unknown ones 404, another user's ids 403.
+        asUser(user).get().uri("/api/v1/reservations/abc").exchange().expectStatus().isBadRequest()
                 .expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
-        web.get().uri("/api/v1/reservations/{u}", Long.MAX_VALUE).exchange().expectStatus().isNotFound()
-                .expectBody().jsonPath("$.code").isEqualTo("USER_NOT_FOUND");
-        web.get().uri("/api/v1/reservations/{u}", user + 1).header(HttpHeaders.AUTHORIZATION, bearer(token)).exchange()
+        asUser(user).get().uri("/api/v1/reservations/{u}", Long.MAX_VALUE).exchange().expectStatus().isForbidden()
+                .expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
+        asUser(user).get().uri("/api/v1/reservations/{u}", user + 1).headers(withPass(token)).exchange()
                 .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
         web.get().uri("/api/v1/reservations/{u}", user).header(HttpHeaders.AUTHORIZATION, "Bearer forged").exchange()
-                .expectStatus().isUnauthorized();
-        web.delete().uri("/api/v1/reservations/1").exchange().expectStatus().isBadRequest()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+        asUser(user).delete().uri("/api/v1/reservations/1").exchange().expectStatus().isBadRequest()
                 .expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
-        web.delete().uri("/api/v1/reservations/0?userId=1").exchange().expectStatus().isBadRequest();
-        web.delete().uri("/api/v1/reservations/{id}?userId={u}", Long.MAX_VALUE, user).exchange().expectStatus().isNotFound()
+        asUser(user).delete().uri("/api/v1/reservations/0?userId={u}", user).exchange().expectStatus().isBadRequest();
+        asUser(user).delete().uri("/api/v1/reservations/1?userId={u}&userId={v}", user, user + 1).exchange().expectStatus().isBadRequest();
+        asUser(user).delete().uri("/api/v1/reservations/{id}?userId={u}", Long.MAX_VALUE, user).exchange().expectStatus().isNotFound()
                 .expectBody().jsonPath("$.code").isEqualTo("RESERVATION_NOT_FOUND");
     }
 
@@ -132,7 +137,7 @@ class ReservationApiTest extends BookingTestBase {
         Map<Long, String> tokens = activeTokensInParallel(users, concert.concertId());
         var client = racingClient();
         List<String> outcomes = Flux.fromIterable(users)
-                .flatMap(u -> retryingOverload(client.post().uri("/api/v1/reservations").header(HttpHeaders.AUTHORIZATION, bearer(tokens.get(u)))
+                .flatMap(u -> retryingOverload(client.post().uri("/api/v1/reservations").headers(withPass(tokens.get(u)))
                         .contentType(MediaType.APPLICATION_JSON)
                         .bodyValue(Map.of("userId", u, "concertDateId", concert.firstDateId(), "seatNumber", 1))
                         .exchangeToMono(r -> r.bodyToMono(String.class).map(b -> r.statusCode().value() + " " + (r.statusCode().value() == 201 ? "" : field(b, "code"))))), 1000)
@@ -154,7 +159,7 @@ class ReservationApiTest extends BookingTestBase {
         var client = racingClient();
         List<String> outcomes = Flux.range(0, users.size())
                 .flatMap(i -> retryingOverload(client.post().uri("/api/v1/reservations")
-                        .header(HttpHeaders.AUTHORIZATION, bearer(tokens.get(users.get(i))))
+                        .headers(withPass(tokens.get(users.get(i))))
                         .contentType(MediaType.APPLICATION_JSON)
                         .bodyValue(Map.of("userId", users.get(i), "concertDateId", concert.firstDateId(), "seatNumber", i % 500 + 1))
                         .exchangeToMono(r -> r.bodyToMono(String.class).map(b -> r.statusCode().value() + " " + (r.statusCode().value() == 201
@@ -188,7 +193,7 @@ class ReservationApiTest extends BookingTestBase {
     private WebTestClient.ResponseSpec holdRequest(String token, Object body) {
         var spec = web.post().uri("/api/v1/reservations").contentType(MediaType.APPLICATION_JSON);
         if (token != null) {
-            spec = spec.header(HttpHeaders.AUTHORIZATION, bearer(token));
+            spec = spec.headers(withPass(token));
         }
         return spec.bodyValue(body).exchange();
     }

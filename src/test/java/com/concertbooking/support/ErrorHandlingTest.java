@@ -13,22 +13,27 @@ class ErrorHandlingTest extends IntegrationTest {
     @Test
     void unknownRoute() {
         expectProblem(web.get().uri("/api/v1/no-such-thing").exchange(), HttpStatus.NOT_FOUND, "NOT_FOUND");
+        expectProblem(asUser(createUser(0)).get().uri("/api/v1/no-such-thing").exchange(), HttpStatus.NOT_FOUND, "NOT_FOUND");
     }
 
     @Test
     void wrongMethod() {
         expectProblem(web.delete().uri("/api/v1/concerts").exchange(), HttpStatus.METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+        web.delete().uri("/api/v1/concerts").exchange().expectHeader().value(org.springframework.http.HttpHeaders.ALLOW,
+                allow -> assertThat(allow).contains("GET").contains("HEAD").doesNotContain("DELETE"));
     }
 
     @Test
     void malformedJson() {
-        expectProblem(web.patch().uri("/api/v1/users/1/charge").contentType(MediaType.APPLICATION_JSON).bodyValue("{\"amount\": 1,,}").exchange(),
+        long user = createUser(0);
+        expectProblem(asUser(user).patch().uri("/api/v1/users/{id}/charge", user).contentType(MediaType.APPLICATION_JSON).bodyValue("{\"amount\": 1,,}").exchange(),
                 HttpStatus.BAD_REQUEST, "VALIDATION_FAILED");
     }
 
     @Test
     void wrongContentType() {
-        expectProblem(web.patch().uri("/api/v1/users/1/charge").contentType(MediaType.TEXT_PLAIN).bodyValue("amount=1").exchange(),
+        long user = createUser(0);
+        expectProblem(asUser(user).patch().uri("/api/v1/users/{id}/charge", user).contentType(MediaType.TEXT_PLAIN).bodyValue("amount=1").exchange(),
                 HttpStatus.UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
     }
 

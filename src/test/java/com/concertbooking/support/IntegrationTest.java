@@ -13,7 +13,11 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
 import org.springframework.context.annotation.Import;
+import com.concertbooking.auth.DevIssuer;
+import com.concertbooking.auth.SecurityConfig;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
+import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.test.context.ActiveProfiles;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -55,14 +59,34 @@ public abstract class IntegrationTest {
         NoBlockingOnEventLoops.install();
     }
 
+    /** The development issuer's key in tests: fixed, so tests can sign tokens of any shape with it (see auth tests). */
+    public static final String DEV_ISSUER_KEY_PEM = testResource("auth/dev-issuer-test-key.pem");
+
     @DynamicPropertySource
     static void eventsOfThisRun(DynamicPropertyRegistry registry) {
         registry.add("booking.events.topic-prefix", () -> "it-" + RUN_ID + ".");
         registry.add("booking.events.consumer.group", () -> "it-" + RUN_ID + "-notifications");
+        registry.add("booking.auth.dev-issuer.private-key", () -> DEV_ISSUER_KEY_PEM);
+    }
+
+    static String testResource(String name) {
+        try (var in = IntegrationTest.class.getClassLoader().getResourceAsStream(name)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException | NullPointerException e) {
+            throw new IllegalStateException("missing test resource " + name, e);
+        }
     }
 
     @Autowired
     protected WebTestClient web;
+
+    @Autowired
+    protected DevIssuer devIssuer;
+
+    @Autowired
+    protected DatabaseClient database;
+
+    private final Map<Long, String> accessTokens = new java.util.concurrent.ConcurrentHashMap<>();
 
     @LocalServerPort
     protected int port;
@@ -91,15 +115,58 @@ public abstract class IntegrationTest {
         return prefix + "-" + SEQUENCE.incrementAndGet();
     }
 
+    /** A user made through the admin API (no password: tests sign in with minted tokens, see {@link #accessToken}). */
     protected long createUser(long balance) {
-        Map<?, ?> body = web.post().uri("/api/v1/admin/users")
-                .header(AdminKeyFilter.HEADER, ADMIN_KEY)
+        Map<?, ?> body = asAdmin().post().uri("/api/v1/admin/users")
                 .contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("name", unique("fan"), "balance", balance))
+                .bodyValue(Map.of("username", unique("fan"), "balance", balance))
                 .exchange()
                 .expectStatus().isCreated()
                 .expectBody(Map.class).returnResult().getResponseBody();
         return ((Number) body.get("userId")).longValue();
+    }
+
+    /** Many users in one INSERT (the admin API one by one would dominate the racing tests' time). */
+    protected List<Long> createUsers(int count, long balance) {
+        String prefix = unique("bulk");
+        String values = java.util.stream.IntStream.range(0, count).mapToObj(i -> "('" + prefix + "-" + i + "', " + balance + ")")
+                .collect(java.util.stream.Collectors.joining(","));
+        database.sql("INSERT INTO users (username, balance) VALUES " + values).fetch().rowsUpdated().block();
+        return database.sql("SELECT id FROM users WHERE username LIKE :p ORDER BY id").bind("p", prefix + "-%")
+                .map(r -> r.get("id", Long.class)).all().collectList().block();
+    }
+
+    /**
+     * An access token for this user from the application's development issuer, signed here on the test thread
+     * (RSA signing reads the random source: never on an event loop). Cached per test.
+     */
+    protected String accessToken(long userId) {
+        return accessTokens.computeIfAbsent(userId, id -> devIssuer.mintNow(id, null).accessToken());
+    }
+
+    /** The Authorization header value of this user. */
+    protected String bearerFor(long userId) {
+        return "Bearer " + accessToken(userId);
+    }
+
+    /** A client signed in as this user. */
+    protected WebTestClient asUser(long userId) {
+        return web.mutate().defaultHeader(HttpHeaders.AUTHORIZATION, bearerFor(userId)).build();
+    }
+
+    /** A client with the operator's admin key. */
+    protected WebTestClient asAdmin() {
+        return web.mutate().defaultHeader(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY).build();
+    }
+
+    /** The user a queue token (or any of our JWTs) names: its {@code sub}, read without verifying. */
+    protected static long userOf(String jwt) {
+        String payload = new String(java.util.Base64.getUrlDecoder().decode(jwt.split("\\.")[1]), java.nio.charset.StandardCharsets.UTF_8);
+        var m = java.util.regex.Pattern.compile("\"sub\"\\s*:\\s*\"(\\d+)\"").matcher(payload);
+        if (!m.find()) {
+            throw new IllegalArgumentException("no numeric sub in " + payload);
+        }
+        return Long.parseLong(m.group(1));
     }
 
     /** A concert with the given dates (days from now), each with {@code seats} seats (first 10 VIP, rest R). */
@@ -113,8 +180,7 @@ public abstract class IntegrationTest {
                                 ? List.of(Map.of("grade", "VIP", "price", 150_000, "count", 10), Map.of("grade", "R", "price", 100_000, "count", seats - 10))
                                 : List.of(Map.of("grade", "R", "price", 100_000, "count", seats))))
                 .toList();
-        Map<?, ?> body = web.post().uri("/api/v1/admin/concerts")
-                .header(AdminKeyFilter.HEADER, ADMIN_KEY)
+        Map<?, ?> body = asAdmin().post().uri("/api/v1/admin/concerts")
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("name", unique("Concert"), "description", "test", "dates", dates))
                 .exchange()

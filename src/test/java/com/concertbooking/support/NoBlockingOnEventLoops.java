@@ -38,6 +38,9 @@ public final class NoBlockingOnEventLoops {
                 // Spring Data Redis takes a ReentrantLock on every getReactiveConnection() to hand out the shared
                 // connection; the connect inside it happens once, at start-up (queue.RedisWarmup), off the event loops.
                 .allowBlockingCallsInside("org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory", "doInLock")
+                // r2dbc-mysql creates its statement cache on the first connections by double-checked locking: a lock
+                // held for one allocation, contended only while the very first connections open at once.
+                .allowBlockingCallsInside("io.asyncer.r2dbc.mysql.MySqlConnectionFactory$LazyQueryCache", "get")
                 // SecureRandom seeding (UUIDs, JWT) reads /dev/urandom, which does not block.
                 .allowBlockingCallsInside("java.security.SecureRandom", "nextBytes")
                 .allowBlockingCallsInside("java.util.UUID", "randomUUID")

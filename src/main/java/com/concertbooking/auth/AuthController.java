@@ -1,0 +1,97 @@
+package com.concertbooking.auth;
+
+import java.net.InetSocketAddress;
+import java.util.Map;
+
+import com.concertbooking.support.ApiException;
+import com.concertbooking.support.ErrorCode;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Positive;
+import jakarta.validation.constraints.Size;
+import org.springframework.http.CacheControl;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.r2dbc.core.DatabaseClient;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Mono;
+
+/**
+ * The development identity provider's routes (SPEC 11): password login, its public keys, and minting a user's
+ * token for operators and load tests. All three answer 404 when the development issuer is disabled (prod).
+ */
+@RestController
+public class AuthController {
+
+    private final DevIssuer issuer;
+    private final Passwords passwords;
+    private final LoginThrottle throttle;
+    private final DatabaseClient db;
+
+    public AuthController(DevIssuer issuer, Passwords passwords, LoginThrottle throttle, DatabaseClient db) {
+        this.issuer = issuer;
+        this.passwords = passwords;
+        this.throttle = throttle;
+        this.db = db;
+    }
+
+    public record Login(@NotNull @Size(min = 1, max = 100) String username, @NotNull @Size(min = 1, max = 200) String password) {}
+
+    private record Account(long userId, String username, String passwordHash) {}
+
+    /**
+     * 200 with an access token, or the same 401 for an unknown user and a wrong password: both run one hash check,
+     * so they also take about the same time.
+     */
+    @PostMapping(path = "/api/v1/auth/login", consumes = MediaType.APPLICATION_JSON_VALUE)
+    public Mono<ResponseEntity<DevIssuer.AccessToken>> login(@Valid @RequestBody Login login, ServerWebExchange exchange) {
+        requireEnabled();
+        return throttle.admit(login.username(), clientAddress(exchange))
+                .then(account(login.username()).map(java.util.Optional::of).defaultIfEmpty(java.util.Optional.empty()))
+                .flatMap(account -> passwords.matches(login.password(), account.map(Account::passwordHash).orElse(null))
+                        .flatMap(ok -> ok
+                                ? throttle.succeeded(login.username()).then(issuer.mint(account.get().userId(), account.get().username()))
+                                : throttle.failed(login.username()).then(Mono.error(new ApiException(ErrorCode.INVALID_CREDENTIALS,
+                                        "Wrong username or password")))))
+                .map(token -> ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(token));
+    }
+
+    /** The issuer's public keys, for other services that verify its tokens. */
+    @GetMapping(path = "/.well-known/jwks.json", produces = MediaType.APPLICATION_JSON_VALUE)
+    public ResponseEntity<Map<String, Object>> jwks() {
+        requireEnabled();
+        return ResponseEntity.ok().cacheControl(CacheControl.maxAge(java.time.Duration.ofMinutes(5))).body(issuer.publicJwks());
+    }
+
+    /** An access token for a user, minted by an operator (support, load tests); no password involved. */
+    @PostMapping("/api/v1/admin/users/{userId}/access-token")
+    public Mono<DevIssuer.AccessToken> mint(@PathVariable @Positive long userId) {
+        requireEnabled();
+        return db.sql("SELECT username FROM users WHERE id = :id").bind("id", userId)
+                .map(r -> r.get("username", String.class)).one()
+                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", userId)))
+                .flatMap(username -> issuer.mint(userId, username));
+    }
+
+    private Mono<Account> account(String username) {
+        return db.sql("SELECT id, username, password_hash FROM users WHERE username = :username").bind("username", username)
+                .map(r -> new Account(r.get("id", Long.class), r.get("username", String.class), r.get("password_hash", String.class)))
+                .one();
+    }
+
+    private void requireEnabled() {
+        if (!issuer.enabled()) {
+            throw new ApiException(ErrorCode.NOT_FOUND, "The development identity provider is disabled");
+        }
+    }
+
+    private static String clientAddress(ServerWebExchange exchange) {
+        InetSocketAddress remote = exchange.getRequest().getRemoteAddress();
+        return remote == null || remote.getAddress() == null ? "unknown" : remote.getAddress().getHostAddress();
+    }
+}

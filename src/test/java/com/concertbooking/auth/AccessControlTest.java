@@ -1,0 +1,234 @@
+package com.concertbooking.auth;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import com.concertbooking.support.IntegrationTest;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.context.ApplicationContext;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.MediaType;
+import org.springframework.test.web.reactive.server.WebTestClient;
+import org.springframework.web.reactive.handler.AbstractUrlHandlerMapping;
+import org.springframework.web.reactive.result.method.RequestMappingInfo;
+import org.springframework.web.reactive.result.method.RequestMappingInfoHandlerMapping;
+import reactor.netty.http.client.HttpClient;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** SPEC 11 deny-by-default: every route has a rule, paths are matched decoded, the firewall and HEAD hold no surprises. */
+class AccessControlTest extends IntegrationTest {
+
+    @Autowired
+    ApplicationContext context;
+
+    /**
+     * Walks every handler mapping of the running application (controllers, actuator, springdoc, static resources) and
+     * fails on a route the table in {@link AccessRules} does not name: a new route is closed until someone writes its rule.
+     */
+    @Test
+    void everyRouteOfTheApplicationHasARule() {
+        List<String> routes = new ArrayList<>();
+        context.getBeansOfType(RequestMappingInfoHandlerMapping.class).values().forEach(mapping ->
+                mapping.getHandlerMethods().keySet().forEach(info -> routes.addAll(concrete(info))));
+        context.getBeansOfType(AbstractUrlHandlerMapping.class).values().forEach(mapping ->
+                mapping.getHandlerMap().keySet().forEach(pattern -> {
+                    if (pattern.getPatternString().equals("/**")) {
+                        routes.addAll(staticFiles()); // the static resource handler: each file it would serve
+                    } else {
+                        routes.add("GET " + example(pattern.getPatternString()));
+                    }
+                }));
+        assertThat(routes).as("handler mappings found").hasSizeGreaterThan(20);
+        List<String> unruled = routes.stream().filter(route -> {
+            String[] parts = route.split(" ", 2);
+            return AccessRules.match(HttpMethod.valueOf(parts[0]), parts[1]).isEmpty();
+        }).toList();
+        assertThat(unruled).as("routes without a rule in AccessRules").isEmpty();
+
+        // The rules themselves: operator routes are admin-only, and no user route is public.
+        for (String route : routes) {
+            String[] parts = route.split(" ", 2);
+            var rule = AccessRules.match(HttpMethod.valueOf(parts[0]), parts[1]).orElseThrow().rule();
+            if (parts[1].startsWith("/api/v1/admin")) {
+                assertThat(rule.access()).as(route).isEqualTo(AccessRules.Access.ADMIN);
+            }
+            if (parts[1].startsWith("/api/v1/users") || parts[1].startsWith("/api/v1/reservations") || parts[1].startsWith("/api/v1/payments")) {
+                assertThat(rule.access()).as(route).isEqualTo(AccessRules.Access.USER);
+            }
+        }
+    }
+
+    /** Every file of the web pages (classpath:static/), as the GET route that serves it. */
+    private static List<String> staticFiles() {
+        try {
+            var resolver = new org.springframework.core.io.support.PathMatchingResourcePatternResolver();
+            List<String> files = new ArrayList<>();
+            for (var resource : resolver.getResources("classpath*:static/**")) {
+                String url = resource.getURL().toString();
+                int at = url.indexOf("/static/");
+                if (resource.isReadable() && at >= 0 && !url.endsWith("/")) {
+                    files.add("GET " + url.substring(at + "/static".length()));
+                }
+            }
+            return files;
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static List<String> concrete(RequestMappingInfo info) {
+        Set<org.springframework.web.bind.annotation.RequestMethod> methods = info.getMethodsCondition().getMethods();
+        List<String> names = methods.isEmpty() ? List.of("GET", "POST", "PUT", "PATCH", "DELETE")
+                : methods.stream().map(Enum::name).toList();
+        List<String> out = new ArrayList<>();
+        info.getPatternsCondition().getPatterns().forEach(p -> names.forEach(m -> out.add(m + " " + example(p.getPatternString()))));
+        return out;
+    }
+
+    /** A path the pattern matches: variables become 1, wildcards a segment. */
+    private static String example(String pattern) {
+        return pattern.replaceAll("\\{\\*[^}]*}", "x").replaceAll("\\{[^}]*}", "1").replace("/**", "/x").replace("*", "x");
+    }
+
+    @Test
+    void routesWithoutARuleAreClosed() {
+        // Nothing without a rule reaches a handler: an unknown path is a 404, an unnamed method a 405.
+        web.get().uri("/api/v1/no-such-route").exchange().expectStatus().isNotFound()
+                .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON);
+        asUser(createUser(0)).get().uri("/api/v1/no-such-route").exchange().expectStatus().isNotFound()
+                .expectBody().jsonPath("$.code").isEqualTo("NOT_FOUND");
+        // The public catalog is open, and so is HEAD on it.
+        web.get().uri("/api/v1/concerts").exchange().expectStatus().isOk();
+        web.head().uri("/api/v1/concerts").exchange().expectStatus().isOk();
+        // A method the rule does not name is closed too.
+        web.post().uri("/api/v1/concerts").contentType(MediaType.APPLICATION_JSON).bodyValue("{}").exchange()
+                .expectStatus().isEqualTo(405).expectBody().jsonPath("$.code").isEqualTo("METHOD_NOT_ALLOWED");
+    }
+
+    /** The issue's attacks: encoded and ;-laden paths reached the admin API and the seat map without credentials. */
+    @Test
+    void encodedAndParameterLadenPathsNeitherBypassNorReachHandlers() {
+        long usersBefore = countUsers();
+        String body = "{\"username\":\"" + unique("intruder") + "\",\"balance\":1000000000}";
+        // %61 is 'a': decoded, this is the admin route, so it needs the admin key like the plain spelling.
+        raw("POST", "/api/v1/%61dmin/users", body, Map.of()).expectStatus().isUnauthorized()
+                .expectBody().jsonPath("$.code").isEqualTo("ADMIN_KEY_INVALID");
+        for (String path : new String[] {"/api/v1;x/admin/users", "/api/v1/admin;x/users", "/api/v1/%2e%2e/api/v1/admin/users",
+                "/api/v1/concerts/..%2F..%2Fadmin/users", "/api/v1/admin%2Fusers", "/api/v1/%25%36%31dmin/users", "/api/v1/admin/./users",
+                "/api/v1/concerts/../admin/users", "/api/v1/admin/users%00"}) {
+            raw("POST", path, body, Map.of()).expectStatus().isBadRequest()
+                    .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)
+                    .expectBody().jsonPath("$.code").isEqualTo("REQUEST_REJECTED").jsonPath("$.detail").isNotEmpty();
+        }
+        assertThat(countUsers()).isEqualTo(usersBefore);
+
+        raw("GET", "/api/v1;x/concerts/dates/1/seats", null, Map.of()).expectStatus().isBadRequest()
+                .expectBody().jsonPath("$.code").isEqualTo("REQUEST_REJECTED");
+        raw("HEAD", "/api/v1/concerts/dates/1/seats", null, Map.of()).expectStatus().isUnauthorized();
+        raw("GET", "/api/v1/concerts/dates/%31/seats", null, Map.of()).expectStatus().isUnauthorized();
+        // The same tricks on the other operator routes: queue view and policy, notifications.
+        raw("GET", "/api/v1/%61dmin/queues/1", null, Map.of()).expectStatus().isUnauthorized();
+        raw("PUT", "/api/v1/%61dmin/queues/1/policy", "{\"admitPerTick\":0,\"maxActive\":1}", Map.of()).expectStatus().isUnauthorized();
+        raw("GET", "/api/v1/%61dmin/notifications?userId=1", null, Map.of()).expectStatus().isUnauthorized();
+        raw("GET", "/api/v1/admin/notifications;x=1?userId=1", null, Map.of()).expectStatus().isBadRequest();
+        // An odd method is refused before any handler.
+        raw("TRACE", "/api/v1/concerts", null, Map.of()).expectStatus().isBadRequest();
+    }
+
+    /** Sends exactly this path (WebTestClient would encode it): a raw Reactor Netty request through the real server. */
+    private WebTestClient.ResponseSpec raw(String method, String path, String body, Map<String, String> headers) {
+        WebTestClient client = WebTestClient.bindToServer(new org.springframework.http.client.reactive.ReactorClientHttpConnector(HttpClient.create()))
+                .baseUrl("http://127.0.0.1:" + port).build();
+        var spec = client.method(HttpMethod.valueOf(method)).uri(java.net.URI.create("http://127.0.0.1:" + port + path));
+        headers.forEach(spec::header);
+        if (body != null) {
+            return spec.contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange();
+        }
+        return spec.exchange();
+    }
+
+    private long countUsers() {
+        return database.sql("SELECT COUNT(*) AS n FROM users").map(r -> r.get("n", Long.class)).one().block();
+    }
+
+    @Test
+    void operatorsByKeyOrAdminScopeOnly() {
+        long fan = createUser(0);
+        asAdmin().get().uri("/api/v1/admin/notifications?userId=1").exchange().expectStatus().isOk();
+        web.get().uri("/api/v1/admin/notifications?userId=1").header(SecurityConfig.ADMIN_KEY_HEADER, "wrong").exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("ADMIN_KEY_INVALID");
+        web.get().uri("/api/v1/admin/notifications?userId=1").header(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY + "x").exchange()
+                .expectStatus().isUnauthorized();
+        // A fan's token is no operator's, and an admin key does not make its bearer a fan.
+        asUser(fan).get().uri("/api/v1/admin/notifications?userId=1").exchange()
+                .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
+        asAdmin().get().uri("/api/v1/users/{id}/balance", fan).exchange().expectStatus().isUnauthorized();
+        // A wrong key on a public route is not even looked at.
+        web.get().uri("/api/v1/concerts").header(SecurityConfig.ADMIN_KEY_HEADER, "wrong").exchange().expectStatus().isOk();
+        // An admin-scoped access token of the development issuer's key is an operator.
+        String adminToken = TestTokens.sign(TestTokens.claims("ops-team").claim("scope", "booking.admin").build());
+        web.get().uri("/api/v1/admin/notifications?userId=1").header(HttpHeaders.AUTHORIZATION, "Bearer " + adminToken).exchange()
+                .expectStatus().isOk();
+        // ... but not a fan: its subject is no user id.
+        web.get().uri("/api/v1/users/1/balance").header(HttpHeaders.AUTHORIZATION, "Bearer " + adminToken).exchange()
+                .expectStatus().isForbidden();
+    }
+
+    /** Actuator per SPEC 11: probes and the scrape open without details, everything else operator-only. */
+    @Test
+    void actuatorShowsOnlyProbesAndTheScrapeToEveryone() {
+        web.get().uri("/actuator/health/liveness").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.status").isEqualTo("UP").jsonPath("$.components").doesNotExist();
+        web.get().uri("/actuator/health/readiness").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.status").isEqualTo("UP").jsonPath("$.components").doesNotExist();
+        assertThat(prometheusScrape()).contains("jvm_memory_used_bytes");
+        for (String path : new String[] {"/actuator/health", "/actuator/metrics", "/actuator/env", "/actuator/loggers", "/actuator/info",
+                "/actuator"}) {
+            web.get().uri(path).exchange().expectStatus().isUnauthorized();
+        }
+        asAdmin().get().uri("/actuator/health").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.components.r2dbc").exists().jsonPath("$.components.redis").exists();
+        asUser(createUser(0)).get().uri("/actuator/health").exchange().expectStatus().isForbidden();
+    }
+
+    /** Tokens that must not pass: each a 401 UNAUTHENTICATED with WWW-Authenticate, never a 500. */
+    @Test
+    void accessTokensAreCheckedForSignatureIssuerAudienceAndTime() {
+        long user = createUser(100);
+        String path = "/api/v1/users/" + user + "/balance";
+        java.time.Instant now = java.time.Instant.now();
+        web.get().uri(path).header(HttpHeaders.AUTHORIZATION, "Bearer " + TestTokens.sign(TestTokens.claims(Long.toString(user)).build()))
+                .exchange().expectStatus().isOk();
+        // The 60 s skew: just expired or not yet valid within it still passes.
+        web.get().uri(path).header(HttpHeaders.AUTHORIZATION, "Bearer " + TestTokens.sign(TestTokens.claims(Long.toString(user))
+                .issueTime(java.util.Date.from(now.minusSeconds(3600))).expirationTime(java.util.Date.from(now.minusSeconds(30))).build()))
+                .exchange().expectStatus().isOk();
+        Map<String, String> refused = new java.util.LinkedHashMap<>();
+        refused.put("expired", TestTokens.sign(TestTokens.claims(Long.toString(user)).issueTime(java.util.Date.from(now.minusSeconds(3600)))
+                .expirationTime(java.util.Date.from(now.minusSeconds(120))).build()));
+        refused.put("not yet valid", TestTokens.sign(TestTokens.claims(Long.toString(user)).notBeforeTime(java.util.Date.from(now.plusSeconds(300))).build()));
+        refused.put("no expiry", TestTokens.sign(TestTokens.claims(Long.toString(user)).expirationTime(null).build()));
+        refused.put("other audience", TestTokens.sign(TestTokens.claims(Long.toString(user)).audience("someone-else").build()));
+        refused.put("other issuer", TestTokens.sign(TestTokens.claims(Long.toString(user)).issuer("https://evil.example").build()));
+        refused.put("no issuer", TestTokens.sign(TestTokens.claims(Long.toString(user)).issuer(null).build()));
+        refused.put("other key", TestTokens.signWithFreshKey(TestTokens.claims(Long.toString(user)).build()));
+        refused.put("HS256 with the public key", TestTokens.hmacWithPublicKey(TestTokens.claims(Long.toString(user)).build()));
+        refused.put("alg none", TestTokens.unsigned(TestTokens.claims(Long.toString(user)).build()));
+        refused.put("garbage", "not-a-jwt");
+        refused.put("queue token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl");
+        refused.forEach((what, token) -> web.get().uri(path).header(HttpHeaders.AUTHORIZATION, "Bearer " + token).exchange()
+                .expectStatus().isUnauthorized()
+                .expectHeader().valueEquals(HttpHeaders.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
+                .expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED"));
+        // A genuine token whose subject is no user id is authenticated, but nobody's fan.
+        web.get().uri(path).header(HttpHeaders.AUTHORIZATION, "Bearer " + TestTokens.sign(TestTokens.claims("alice").build()))
+                .exchange().expectStatus().isForbidden();
+        web.get().uri(path).header(HttpHeaders.AUTHORIZATION, "Basic dXNlcjpwYXNz").exchange().expectStatus().isUnauthorized()
+                .expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
+    }
+}

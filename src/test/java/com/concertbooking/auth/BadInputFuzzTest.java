@@ -1,0 +1,271 @@
+package com.concertbooking.auth;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import com.concertbooking.queue.QueueTestSupport;
+import com.concertbooking.queue.QueueTokenFilter;
+import com.concertbooking.support.ErrorCode;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import org.junit.jupiter.api.Test;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.MediaType;
+import org.springframework.http.client.reactive.ReactorClientHttpConnector;
+import org.springframework.web.reactive.function.client.WebClient;
+import reactor.netty.http.client.HttpClient;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * SPEC 11: bad input of any kind gets a 4xx problem+json with a SPEC code, never a 5xx or a stack trace. The operations
+ * come from the OpenAPI document the service serves; for each one, jqwik's generators produce malformed requests
+ * (wrong types, huge and negative numbers, unicode, missing, extra and duplicate fields, truncated JSON, bad and foreign
+ * tokens, odd paths), a bounded number per operation; a failure names the exact request, so it replays.
+ */
+class BadInputFuzzTest extends QueueTestSupport {
+
+    static final int CASES_PER_OPERATION = 24;
+    static final long SEED = 20261129L;
+    static final Set<String> SPEC_CODES = Arrays.stream(ErrorCode.values()).filter(c -> c != ErrorCode.INTERNAL_ERROR)
+            .map(Enum::name).collect(Collectors.toSet());
+
+    record Operation(HttpMethod method, String path, List<String> queryParameters, List<String> bodyFields) {}
+
+    record Case(String path, String query, MediaType contentType, String body, Map<String, String> headers) {}
+
+    @Test
+    void everyOperationAnswersMalformedRequestsWithAProblemNeverA5xx() {
+        List<Operation> operations = operations();
+        assertThat(operations).as("operations in the OpenAPI document").hasSizeGreaterThan(15);
+
+        long user = createUser(1_000_000);
+        var concert = createConcert(12);
+        String active = activeToken(user, concert.concertId());
+        Map<String, String> credentials = new LinkedHashMap<>();
+        credentials.put("none", null);
+        credentials.put("user", bearerFor(user));
+        credentials.put("garbage", "Bearer " + "x".repeat(40));
+        credentials.put("foreign", "Bearer " + TestTokens.signWithFreshKey(TestTokens.claims(Long.toString(user)).build()));
+        credentials.put("expired", "Bearer " + TestTokens.sign(TestTokens.claims(Long.toString(user))
+                .expirationTime(java.util.Date.from(java.time.Instant.now().minusSeconds(3600))).build()));
+        List<String> credentialNames = new ArrayList<>(credentials.keySet());
+
+        WebClient client = WebClient.builder().clientConnector(new ReactorClientHttpConnector(HttpClient.create()
+                        .responseTimeout(java.time.Duration.ofSeconds(20))))
+                .codecs(c -> c.defaultCodecs().maxInMemorySize(1024 * 1024)).build();
+        Random random = new Random(SEED);
+        List<String> failures = new ArrayList<>();
+        int sent = 0;
+        for (Operation operation : operations) {
+            for (int i = 0; i < CASES_PER_OPERATION; i++) {
+                Case c = generate(operation, random, user, concert.firstDateId(), active);
+                Map<String, String> headers = new LinkedHashMap<>(c.headers());
+                String credential = credentials.get(credentialNames.get(random.nextInt(credentialNames.size())));
+                if (credential != null) {
+                    headers.putIfAbsent(HttpHeaders.AUTHORIZATION, credential);
+                }
+                if (operation.path().startsWith("/api/v1/admin") && random.nextInt(3) == 0) {
+                    headers.put(SecurityConfig.ADMIN_KEY_HEADER, random.nextBoolean() ? ADMIN_KEY : printable(junk(random)));
+                }
+                String outcome = send(client, operation.method(), c, headers);
+                sent++;
+                if (outcome != null) {
+                    failures.add(operation.method() + " " + c.path() + c.query() + " body=" + abbreviate(c.body()) + " headers=" + headers.keySet()
+                            + " -> " + outcome);
+                }
+            }
+        }
+        System.out.println("bad-input fuzz: " + sent + " requests over " + operations.size() + " operations");
+        assertThat(failures).as("answers that were a 5xx, not a problem, or carried a stack trace").isEmpty();
+    }
+
+    /** The operations of the served OpenAPI document, with their query parameters and body fields. */
+    @SuppressWarnings("unchecked")
+    private List<Operation> operations() {
+        Map<String, Object> doc = web.mutate().codecs(c -> c.defaultCodecs().maxInMemorySize(4 * 1024 * 1024)).build()
+                .get().uri("/v3/api-docs").exchange().expectStatus().isOk()
+                .expectBody(Map.class).returnResult().getResponseBody();
+        Map<String, Object> schemas = (Map<String, Object>) ((Map<String, Object>) doc.getOrDefault("components", Map.of()))
+                .getOrDefault("schemas", Map.of());
+        List<Operation> operations = new ArrayList<>();
+        ((Map<String, Map<String, Object>>) doc.get("paths")).forEach((path, item) -> item.forEach((method, value) -> {
+            if (!(value instanceof Map<?, ?> op) || !Set.of("get", "post", "put", "patch", "delete").contains(method)) {
+                return;
+            }
+            List<String> query = new ArrayList<>();
+            for (Object p : (List<Object>) ((Map<String, Object>) op).getOrDefault("parameters", List.of())) {
+                Map<String, Object> parameter = (Map<String, Object>) p;
+                if ("query".equals(parameter.get("in"))) {
+                    query.add((String) parameter.get("name"));
+                }
+            }
+            List<String> fields = new ArrayList<>();
+            Object requestBody = ((Map<String, Object>) op).get("requestBody");
+            if (requestBody != null) {
+                String ref = String.valueOf(requestBody).replaceAll(".*#/components/schemas/([A-Za-z0-9_]+).*", "$1");
+                Map<String, Object> schema = (Map<String, Object>) schemas.getOrDefault(ref, Map.of());
+                fields.addAll(((Map<String, Object>) schema.getOrDefault("properties", Map.of())).keySet());
+                if (fields.isEmpty()) {
+                    fields.add("value");
+                }
+            }
+            operations.add(new Operation(HttpMethod.valueOf(method.toUpperCase()), path, query, fields));
+        }));
+        return operations;
+    }
+
+    /** Values nobody should send: jqwik's generators, drawn from a seeded random so a failure replays. */
+    static final Arbitrary<String> JUNK = Arbitraries.oneOf(
+            Arbitraries.strings().all().ofMaxLength(40),
+            Arbitraries.strings().withCharRange('\u0080', '\uffff').ofMinLength(1).ofMaxLength(12),
+            Arbitraries.longs().map(Object::toString),
+            Arbitraries.bigIntegers().between(new java.math.BigInteger("-1" + "0".repeat(30)), new java.math.BigInteger("1" + "0".repeat(30)))
+                    .map(Object::toString),
+            Arbitraries.doubles().map(Object::toString),
+            Arbitraries.of("0", "-1", "1.5", "1e309", "NaN", "", " ", "null", "true", "%", "%00", "..", "\\", "'; DROP TABLE users; --",
+                    "\u0000", "\uD800", "9223372036854775808", "-9223372036854775809", "{}", "[]", "\"\""));
+
+    static final Arbitrary<String> JSON_VALUE = Arbitraries.oneOf(
+            JUNK.map(BadInputFuzzTest::quoted),
+            Arbitraries.longs().map(Object::toString),
+            Arbitraries.of("1", "0", "-5", "1.5", "1e3", "99999999999999999999999", "null", "true", "[]", "{}", "[1,2]", "{\"a\":1}",
+                    "\"2026-13-45T99:00:00Z\"", "\"+99999-01-01T00:00:00Z\"", "\"" + "x".repeat(5000) + "\""));
+
+    /** jqwik draws the values (outside a property, so from its own randomness); the request shapes come from the seed. */
+    private static String junk(Random random) {
+        return JUNK.sample();
+    }
+
+    private Case generate(Operation operation, Random random, long user, long dateId, String active) {
+        String path = operation.path();
+        // Path variables: a real id of ours most of the time (to get past the first check), junk otherwise.
+        var variables = java.util.regex.Pattern.compile("\\{([^}]+)}").matcher(path);
+        StringBuilder concrete = new StringBuilder();
+        while (variables.find()) {
+            String value = switch (random.nextInt(4)) {
+                case 0 -> junk(random);
+                case 1 -> Long.toString(random.nextBoolean() ? user : dateId);
+                default -> Long.toString(random.nextBoolean() ? user : Math.abs(random.nextLong() % 1_000_000) + 1);
+            };
+            variables.appendReplacement(concrete, java.util.regex.Matcher.quoteReplacement(encode(value)));
+        }
+        variables.appendTail(concrete);
+        StringBuilder query = new StringBuilder();
+        for (String name : operation.queryParameters()) {
+            if (random.nextInt(4) > 0) {
+                query.append(query.isEmpty() ? "?" : "&").append(name).append('=').append(encode(random.nextBoolean() ? junk(random) : Long.toString(user)));
+            }
+        }
+        if (random.nextInt(5) == 0) {
+            query.append(query.isEmpty() ? "?" : "&").append(encode(junk(random))).append('=').append(encode(junk(random)));
+        }
+        Map<String, String> headers = new LinkedHashMap<>();
+        boolean stream = path.endsWith("/queues/stream"); // a live token would open an endless stream: junk only there
+        switch (random.nextInt(6)) {
+            case 0 -> headers.put(QueueTokenFilter.HEADER, stream ? "x" + active : active);
+            case 1 -> headers.put(QueueTokenFilter.HEADER, printable(junk(random)));
+            case 2 -> headers.put("Idempotency-Key", printable(junk(random)) + "k");
+            default -> { }
+        }
+        String body = null;
+        MediaType type = MediaType.APPLICATION_JSON;
+        if (!operation.bodyFields().isEmpty() || random.nextInt(6) == 0) {
+            body = body(operation.bodyFields().isEmpty() ? List.of("x") : operation.bodyFields(), random, user);
+            if (random.nextInt(10) == 0) {
+                type = random.nextBoolean() ? MediaType.TEXT_PLAIN : MediaType.APPLICATION_XML;
+            }
+        }
+        return new Case(concrete.toString(), query.toString(), type, body, headers);
+    }
+
+    /** A JSON body with the operation's fields, some missing, some junk, maybe duplicated, extra, nested or broken. */
+    private static String body(List<String> fields, Random random, long user) {
+        List<String> members = new ArrayList<>();
+        for (String field : fields) {
+            if (random.nextInt(5) == 0) {
+                continue; // missing
+            }
+            String value = field.equals("userId") && random.nextBoolean() ? Long.toString(user) : JSON_VALUE.sample();
+            members.add(quoted(field) + ":" + value);
+            if (random.nextInt(8) == 0) {
+                members.add(quoted(field) + ":" + JSON_VALUE.sample()); // duplicate key
+            }
+        }
+        if (random.nextInt(4) == 0) {
+            members.add(quoted(junk(random)) + ":" + JSON_VALUE.sample()); // extra field
+        }
+        String json = "{" + String.join(",", members) + "}";
+        return switch (random.nextInt(12)) {
+            case 0 -> json.substring(0, json.length() / 2); // truncated
+            case 1 -> json + " trailing";
+            case 2 -> "[" + json + "]";
+            case 3 -> "{\"dates\":[" + json + "],\"seats\":" + json + "}";
+            case 4 -> junk(random);
+            default -> json;
+        };
+    }
+
+    private String send(WebClient client, HttpMethod method, Case c, Map<String, String> headers) {
+        var spec = client.method(method).uri(java.net.URI.create("http://127.0.0.1:" + port + c.path() + c.query()));
+        headers.forEach(spec::header);
+        var ready = c.body() == null ? spec : spec.contentType(c.contentType()).bodyValue(c.body().getBytes(StandardCharsets.UTF_8));
+        String outcome = ready.exchangeToMono(response -> response.bodyToMono(String.class).defaultIfEmpty("").map(body -> {
+            int status = response.statusCode().value();
+            if (body.contains("Exception") || body.contains("\tat ") || body.contains("at com.concertbooking")) {
+                return status + " with a stack trace: " + abbreviate(body);
+            }
+            if (status >= 500) {
+                return status + " " + abbreviate(body);
+            }
+            if (status >= 400) {
+                boolean problem = response.headers().contentType().map(t -> t.isCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)).orElse(false);
+                var code = java.util.regex.Pattern.compile("\"code\":\"([A-Z_]+)\"").matcher(body);
+                if (method != HttpMethod.HEAD && (!problem || !code.find() || !SPEC_CODES.contains(code.group(1)))) {
+                    return status + " without a problem+json SPEC code: " + abbreviate(body);
+                }
+            }
+            return "";
+        })).block(java.time.Duration.ofSeconds(30));
+        return outcome == null || outcome.isEmpty() ? null : outcome;
+    }
+
+    /** What an HTTP client can put in a header at all: the junk is in the characters it keeps. */
+    private static String printable(String value) {
+        return value.replaceAll("[^\\x20-\\x7E]", "x").strip();
+    }
+
+    private static String encode(String value) {
+        return java.net.URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    private static String quoted(String s) {
+        StringBuilder out = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                default -> {
+                    if (ch < 0x20) {
+                        out.append(String.format("\\u%04x", (int) ch));
+                    } else {
+                        out.append(ch);
+                    }
+                }
+            }
+        }
+        return out.append('"').toString();
+    }
+
+    private static String abbreviate(String s) {
+        return s == null ? "null" : s.length() > 200 ? s.substring(0, 200) + "..." : s;
+    }
+}
