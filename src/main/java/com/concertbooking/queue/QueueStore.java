@@ -193,6 +193,13 @@ public class QueueStore {
                 num(r.get(4)), num(r.get(5)), num(r.get(6)), Double.parseDouble(str(r.get(7)))));
     }
 
+    /** The entry id of the first in line, if anyone waits (two reads, for the operator's display only). */
+    public Mono<String> frontEntry(long concertId) {
+        return redis.opsForZSet().range(key(concertId, "wait"), org.springframework.data.domain.Range.closed(0L, 0L)).next()
+                .flatMap(user -> redis.<String, String>opsForHash().get(key(concertId, "entry"), user))
+                .timeout(TIMEOUT);
+    }
+
     /** Per-concert policy overrides; null leaves a field as it is. */
     public Mono<Void> setPolicy(long concertId, Integer admitPerTick, Integer maxActive, Long activeTtlMs, Long waitTimeoutMs) {
         java.util.Map<String, String> fields = new java.util.LinkedHashMap<>();

@@ -95,6 +95,12 @@ public class QueueStreams implements SmartLifecycle {
         return open.get();
     }
 
+    /** Streams of one concert open on this instance. */
+    public int openStreams(long concertId) {
+        Channel ch = channels.get(concertId);
+        return ch == null ? 0 : ch.watchers.size();
+    }
+
     /** The event stream of one verified token, starting from the state the verification just read. */
     public Flux<ServerSentEvent<Object>> stream(QueueService.Verified verified) {
         Update first = new Update(verified.state(), verified.ticket().estimatedWaitSeconds(), true);
