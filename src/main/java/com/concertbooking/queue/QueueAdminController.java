@@ -1,6 +1,9 @@
 package com.concertbooking.queue;
 
+import java.time.Clock;
+
 import com.concertbooking.support.ApiException;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
@@ -27,16 +30,29 @@ public class QueueAdminController {
     private final QueueService queue;
     private final QueueStore store;
     private final QueueMetrics metrics;
+    private final QueueStreams streams;
+    private final Clock clock;
 
-    public QueueAdminController(QueueService queue, QueueStore store, QueueMetrics metrics) {
+    public QueueAdminController(QueueService queue, QueueStore store, QueueMetrics metrics, QueueStreams streams, Clock clock) {
         this.queue = queue;
         this.store = store;
         this.metrics = metrics;
+        this.streams = streams;
+        this.clock = clock;
     }
 
+    /**
+     * The SPEC fields, then what the operator console shows: how long the first in line has waited (null when
+     * nobody waits), the estimated waits of the people in line at the 50th/90th/99th percentile of position and
+     * of the last one (null while nothing moves), and the SSE streams of this concert open on the answering instance.
+     */
     public record QueueView(long concertId, long waiting, long active, int admitPerTick, int maxActive,
                             long activeTtlSeconds, long waitingTimeoutSeconds, long admittedTotal,
-                            double observedAdmissionsPerSecond) {}
+                            double observedAdmissionsPerSecond, Long oldestWaitSeconds, WaitPercentiles estimatedWaitSeconds,
+                            int openStreams) {}
+
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    public record WaitPercentiles(Long p50, Long p90, Long p99, Long max) {}
 
     /** Both SPEC fields are required; the two time limits are optional per-concert extensions (seconds). */
     public record Policy(@NotNull @Min(0) @Max(1_000_000) Integer admitPerTick,
@@ -74,7 +90,31 @@ public class QueueAdminController {
     }
 
     private Mono<QueueView> view0(long concertId) {
-        return store.view(concertId).map(v -> new QueueView(concertId, v.waiting(), v.active(), v.admitPerTick(), v.maxActive(),
-                v.activeTtlMs() / 1000, v.waitTimeoutMs() / 1000, v.admittedTotal(), v.observedRate()));
+        return store.view(concertId).zipWith(oldestJoinMs(concertId)).map(t -> {
+            QueueStore.View v = t.getT1();
+            long joined = t.getT2();
+            Long oldest = v.waiting() == 0 || joined < 0 ? null : Math.max(0, clock.millis() - joined) / 1000;
+            return new QueueView(concertId, v.waiting(), v.active(), v.admitPerTick(), v.maxActive(),
+                    v.activeTtlMs() / 1000, v.waitTimeoutMs() / 1000, v.admittedTotal(), v.observedRate(), oldest,
+                    percentiles(v), streams.openStreams(concertId));
+        });
+    }
+
+    /** Join time of the first in line, -1 when nobody waits (or the entry predates time-ordered ids). */
+    private Mono<Long> oldestJoinMs(long concertId) {
+        return store.frontEntry(concertId).mapNotNull(QueueService::joinedAtMs).defaultIfEmpty(-1L);
+    }
+
+    private WaitPercentiles percentiles(QueueStore.View v) {
+        return new WaitPercentiles(estimateAt(v, 0.50), estimateAt(v, 0.90), estimateAt(v, 0.99), estimateAt(v, 1.0));
+    }
+
+    /** The estimated wait of whoever stands at this fraction of the line (what that fan's page shows). */
+    private Long estimateAt(QueueStore.View v, double fraction) {
+        if (v.waiting() == 0) {
+            return null;
+        }
+        long position = Math.max(1, (long) Math.ceil(v.waiting() * fraction));
+        return queue.estimateSeconds(new QueueStore.EntryState(QueueStore.Kind.WAITING, position, null), v.observedRate(), v.admitPerTick());
     }
 }

@@ -100,9 +100,29 @@ public class QueueService {
     /** Issue a token, or report the live one this user already has for this concert (same place, same entry). */
     public Mono<Issued> issue(long userId, long concertId) {
         return requireUser(userId).then(requireConcert(concertId))
-                .then(Mono.defer(() -> store.join(concertId, userId, UUID.randomUUID().toString())))
+                .then(Mono.defer(() -> store.join(concertId, userId, entryId(System.currentTimeMillis()))))
                 .map(joined -> new Issued(ticket(tokens.sign(userId, concertId, joined.entryId()), userId, concertId, joined.state(),
                         estimateSeconds(joined.state(), joined.observedRate(), joined.admitPerTick())), joined.created()));
+    }
+
+    /**
+     * A fresh entry id: a version 7 UUID, random but for its first 48 bits, the join time in ms. The operator's
+     * "oldest wait" reads the join time back from the front entry's id, so no extra Redis key is needed.
+     */
+    static String entryId(long nowMs) {
+        UUID random = UUID.randomUUID();
+        long high = (nowMs << 16) | 0x7000L | (random.getMostSignificantBits() & 0x0FFFL);
+        return new UUID(high, random.getLeastSignificantBits()).toString();
+    }
+
+    /** The join time of an entry id made by {@link #entryId}, or null for another kind of id. */
+    static Long joinedAtMs(String entryId) {
+        try {
+            UUID id = UUID.fromString(entryId);
+            return id.version() == 7 ? id.getMostSignificantBits() >>> 16 : null;
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 
     /** Verify signature and liveness; a poll like this one counts as presence. */

@@ -242,6 +242,13 @@ public class QueueStore {
                 (int) num(r.get(3)), num(r.get(4)), num(r.get(5)), num(r.get(6)), Double.parseDouble(str(r.get(7)))));
     }
 
+    /** The entry id of the first in line, if anyone waits (two reads, for the operator's display only). */
+    public Mono<String> frontEntry(long concertId) {
+        return redis.opsForZSet().range(key(concertId, "wait"), org.springframework.data.domain.Range.closed(0L, 0L)).next()
+                .flatMap(user -> redis.<String, String>opsForHash().get(key(concertId, "entry"), user))
+                .timeout(TIMEOUT);
+    }
+
     /**
      * An operator's change: stored in the database first (the truth, SPEC 4.12), then cached in Redis. If the cache
      * write fails the call fails too; the policy sync ({@link #syncPolicies}) brings the cache level within seconds.

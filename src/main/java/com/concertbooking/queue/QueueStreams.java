@@ -152,6 +152,12 @@ public class QueueStreams implements SmartLifecycle {
         return open.get();
     }
 
+    /** Streams of one concert open on this instance. */
+    public int openStreams(long concertId) {
+        Channel ch = channels.get(concertId);
+        return ch == null ? 0 : ch.watchers.size();
+    }
+
     /** Whether this instance's subscription to a concert's changes stands (tests wait for it before publishing). */
     boolean subscribed(long concertId) {
         Channel ch = channels.get(concertId);

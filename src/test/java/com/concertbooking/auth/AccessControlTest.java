@@ -16,6 +16,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.web.reactive.handler.AbstractUrlHandlerMapping;
 import org.springframework.web.reactive.result.method.RequestMappingInfo;
 import org.springframework.web.reactive.result.method.RequestMappingInfoHandlerMapping;
+import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -36,14 +37,14 @@ class AccessControlTest extends IntegrationTest {
         context.getBeansOfType(RequestMappingInfoHandlerMapping.class).values().forEach(mapping ->
                 mapping.getHandlerMethods().keySet().forEach(info -> routes.addAll(concrete(info))));
         context.getBeansOfType(AbstractUrlHandlerMapping.class).values().forEach(mapping ->
-                mapping.getHandlerMap().keySet().forEach(pattern -> {
-                    if (pattern.getPatternString().equals("/**")) {
-                        routes.addAll(staticFiles()); // the static resource handler: each file it would serve
-                    } else {
-                        routes.add("GET " + example(pattern.getPatternString()));
+                mapping.getHandlerMap().keySet().forEach(pattern -> routes.add("GET " + example(pattern.getPatternString()))));
+        context.getBeansOfType(org.springframework.web.reactive.function.server.support.RouterFunctionMapping.class).values()
+                .forEach(mapping -> {
+                    if (mapping.getRouterFunction() != null) {
+                        mapping.getRouterFunction().accept(new RoutesOfRouterFunctions(routes));
                     }
-                }));
-        assertThat(routes).as("handler mappings found").hasSizeGreaterThan(20);
+                });
+        assertThat(routes).as("handler mappings found").hasSizeGreaterThan(20).contains("GET /", "GET /ops");
         List<String> unruled = routes.stream().filter(route -> {
             String[] parts = route.split(" ", 2);
             return AccessRules.match(HttpMethod.valueOf(parts[0]), parts[1]).isEmpty();
@@ -63,22 +64,59 @@ class AccessControlTest extends IntegrationTest {
         }
     }
 
-    /** Every file of the web pages (classpath:static/), as the GET route that serves it. */
-    private static List<String> staticFiles() {
-        try {
-            var resolver = new org.springframework.core.io.support.PathMatchingResourcePatternResolver();
-            List<String> files = new ArrayList<>();
-            for (var resource : resolver.getResources("classpath*:static/**")) {
-                String url = resource.getURL().toString();
-                int at = url.indexOf("/static/");
-                if (resource.isReadable() && at >= 0 && !url.endsWith("/")) {
-                    files.add("GET " + url.substring(at + "/static".length()));
+    /** Functional routes (the web pages): each path predicate with its methods. */
+    private static final class RoutesOfRouterFunctions implements org.springframework.web.reactive.function.server.RouterFunctions.Visitor,
+            org.springframework.web.reactive.function.server.RequestPredicates.Visitor {
+
+        private final List<String> routes;
+        private final List<String> methods = new ArrayList<>();
+        private final List<String> paths = new ArrayList<>();
+
+        RoutesOfRouterFunctions(List<String> routes) {
+            this.routes = routes;
+        }
+
+        @Override
+        public void route(org.springframework.web.reactive.function.server.RequestPredicate predicate,
+                          org.springframework.web.reactive.function.server.HandlerFunction<?> handler) {
+            methods.clear();
+            paths.clear();
+            predicate.accept(this);
+            for (String path : paths) {
+                for (String method : methods.isEmpty() ? List.of("GET") : methods) {
+                    routes.add(method + " " + example(path));
                 }
             }
-            return files;
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException(e);
         }
+
+        @Override
+        public void method(Set<HttpMethod> httpMethods) {
+            httpMethods.forEach(m -> methods.add(m.name()));
+        }
+
+        @Override
+        public void path(String pattern) {
+            paths.add(pattern);
+        }
+
+        @Override public void startNested(org.springframework.web.reactive.function.server.RequestPredicate predicate) {}
+        @Override public void endNested(org.springframework.web.reactive.function.server.RequestPredicate predicate) {}
+        @Override public void resources(java.util.function.Function<org.springframework.web.reactive.function.server.ServerRequest, Mono<org.springframework.core.io.Resource>> lookup) {}
+        @Override public void attributes(Map<String, Object> attributes) {}
+        @Override public void unknown(org.springframework.web.reactive.function.server.RouterFunction<?> routerFunction) {}
+        @Override public void pathExtension(String extension) {}
+        @Override public void header(String name, String value) {}
+        @Override public void queryParam(String name, String value) {}
+        @Override public void version(String version) {}
+        @Override public void startAnd() {}
+        @Override public void and() {}
+        @Override public void endAnd() {}
+        @Override public void startOr() {}
+        @Override public void or() {}
+        @Override public void endOr() {}
+        @Override public void startNegate() {}
+        @Override public void endNegate() {}
+        @Override public void unknown(org.springframework.web.reactive.function.server.RequestPredicate predicate) {}
     }
 
     private static List<String> concrete(RequestMappingInfo info) {
