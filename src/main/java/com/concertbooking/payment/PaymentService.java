@@ -87,8 +87,14 @@ public class PaymentService {
         this.meters = meters;
     }
 
+    /**
+     * Runs the payment to its end whatever the client does (SPEC 4.11): the chain is subscribed through a
+     * CompletableFuture whose cancellation is suppressed, so a client that disconnects mid-payment cancels
+     * only its wait for the answer, never the transaction, the Idempotency-Key's completion or its release.
+     * Every step inside is bounded (transaction, pool acquire and Redis timeouts), so nothing runs forever.
+     */
     public Mono<PayOutcome> pay(QueuePass pass, PayCommand command) {
-        return Mono.defer(() -> payNow(pass, command));
+        return Mono.defer(() -> Mono.fromFuture(payNow(pass, command).toFuture(), true));
     }
 
     private Mono<PayOutcome> payNow(QueuePass pass, PayCommand command) {
@@ -107,20 +113,23 @@ public class PaymentService {
                     ? new ApiException(ErrorCode.TOKEN_NOT_ACTIVE, "The queue token is still waiting")
                     : new ApiException(ErrorCode.TOKEN_EXPIRED, "The queue token has ended"));
         }
-        Mono<PayOutcome> outcome = reservations.find(command.reservationId())
+        Mono<PayOutcome> outcome = reservations.findWithStart(command.reservationId())
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.RESERVATION_NOT_FOUND, "Reservation %d does not exist",
                         command.reservationId())))
-                .flatMap(r -> {
+                .flatMap(found -> {
+                    Reservation r = found.getT1();
+                    Instant startsAt = found.getT2();
                     if (r.userId() != command.userId()) {
                         return Mono.error(ApiException.of(ErrorCode.FORBIDDEN, "Reservation %d belongs to another user", r.reservationId()));
                     }
                     pass.requireConcert(r.concertId());
                     if (key == null) {
-                        return payOnce(r, null).map(p -> new PayOutcome(p, false));
+                        return payOnce(r, startsAt, null).map(p -> new PayOutcome(p, false));
                     }
+                    // A stored response replays even after the show started; only new work is refused then.
                     return claim(command.userId(), key, hash).flatMap(claim -> claim instanceof Replay replay
                             ? Mono.just(new PayOutcome(replay.response(), true))
-                            : payOnce(r, ((Claimed) claim).id())
+                            : payOnce(r, startsAt, ((Claimed) claim).id())
                                     .onErrorResume(e -> release(((Claimed) claim).id()).then(Mono.error(e)))
                                     .map(p -> new PayOutcome(p, false)));
                 });
@@ -135,9 +144,16 @@ public class PaymentService {
         return o;
     }
 
-    private Mono<PaymentResponse> payOnce(Reservation r, Long claimId) {
-        return Mono.defer(() -> payTx(r, clock.instant().truncatedTo(ChronoUnit.MICROS), claimId))
-                .as(tx::transactional)
+    private Mono<PaymentResponse> payOnce(Reservation r, Instant startsAt, Long claimId) {
+        return Mono.defer(() -> {
+                    Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
+                    // SPEC 4.10: no payment for a date that has started (starts_at never changes once sold).
+                    if (!startsAt.isAfter(now)) {
+                        return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started",
+                                r.concertDateId()));
+                    }
+                    return payTx(r, now, claimId).as(tx::transactional);
+                })
                 .retryWhen(DeadlockRetry.backoff());
     }
 
@@ -254,7 +270,9 @@ public class PaymentService {
 
     private Mono<Claim> existingClaim(KeyRow existing, String hash, Instant now, String key) {
         boolean expired = !existing.expiresAt().isAfter(now);
-        boolean abandoned = "IN_PROGRESS".equals(existing.status())
+        // A claim past its lease is taken over only by the same request: another body with this key stays a
+        // conflict (422) whatever the age of the claim, or a retry could turn a key into a different payment.
+        boolean abandoned = "IN_PROGRESS".equals(existing.status()) && existing.hash().equals(hash)
                 && !TimeConfig.fromDb(existing.createdAt()).isAfter(now.minus(STALE_CLAIM));
         if (expired || abandoned) {
             // Take the record over only if nobody else did in between (compare-and-set on status and created_at).

@@ -114,6 +114,15 @@ public class ReservationService {
                 .map(r -> map(r, Instant.MIN)).one();
     }
 
+    /** The reservation as stored, with the start of its concert date (when holds, payments and cancels stop). */
+    public Mono<reactor.util.function.Tuple2<Reservation, Instant>> findWithStart(long reservationId) {
+        return db.sql("SELECT r.id, r.user_id, r.concert_id, r.concert_date_id, r.seat_id, r.seat_number, r.price, r.status, "
+                        + "r.held_until, r.paid_at, d.starts_at FROM reservation r JOIN concert_date d ON d.id = r.concert_date_id WHERE r.id = :id")
+                .bind("id", reservationId)
+                .map(r -> reactor.util.function.Tuples.of(map(r, Instant.MIN), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class))))
+                .one();
+    }
+
     // ---------------------------------------------------------------- hold
 
     public Mono<Reservation> hold(QueuePass pass, HoldCommand command) {
@@ -137,7 +146,7 @@ public class ReservationService {
                                 command.seatNumber(), command.concertDateId()));
                     }
                     if (!target.startsAt().isAfter(now)) {
-                        return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Concert date %d has already started", command.concertDateId()));
+                        return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started", command.concertDateId()));
                     }
                     if (!target.free()) {
                         // A plain read turns away most losers of a stampede without a transaction; the
@@ -167,6 +176,27 @@ public class ReservationService {
     }
 
     private Mono<Reservation> holdTx(Reservation held, Instant now) {
+        // The hold limit (SPEC 4.10) counts the user's live holds of this date under a lock on the user's row.
+        // Why that lock: counting alone is a check-then-act race (50 parallel holds of one user would all
+        // count 0 and all insert). The users row is the one row every hold of this user touches anyway (the
+        // reservation's foreign key takes a shared lock on it), so locking it FOR UPDATE first serialises
+        // exactly one user's holds against each other and nothing else; taking it first (before the seat)
+        // also avoids the S-to-X upgrade deadlock the foreign key's shared lock would cause. Under READ
+        // COMMITTED the COUNT that follows the lock sees every hold of this user committed before it.
+        // Lock order: user, then seat (payments and cancels take reservation, seat, user; a hold never
+        // waits for a seat the same user's payment has locked, since that seat is not free).
+        Mono<Long> lockUser = db.sql("SELECT id FROM users WHERE id = :userId FOR UPDATE")
+                .bind("userId", held.userId())
+                .map(r -> r.get("id", Long.class)).one()
+                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())));
+        Mono<Long> liveHolds = db.sql("SELECT COUNT(*) AS n FROM reservation WHERE user_id = :userId AND concert_date_id = :dateId "
+                        + "AND status = 'HELD' AND held_until > :now")
+                .bind("userId", held.userId()).bind("dateId", held.concertDateId()).bind("now", TimeConfig.toDb(now))
+                .map(r -> r.get("n", Long.class)).one();
+        Mono<Long> withinLimit = lockUser.then(liveHolds)
+                .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
+                        : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
+                                held.userId(), n, held.concertDateId())));
         // The WHERE clause is the whole concurrency control: of N racing statements exactly one finds the
         // seat free; the others wait for its row lock, re-read the committed row and match nothing.
         Mono<Long> take = db.sql("UPDATE seat s SET s.status = 'HELD', s.held_until = :heldUntil, s.reservation_id = NULL, "
@@ -175,7 +205,7 @@ public class ReservationService {
                 .bind("seatId", held.seatId())
                 .bind("now", TimeConfig.toDb(now))
                 .fetch().rowsUpdated();
-        return take.flatMap(n -> n == 1 ? Mono.just(n)
+        return withinLimit.then(take).flatMap(n -> n == 1 ? Mono.just(n)
                         : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())))
                 .then(db.sql("""
                                 INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
@@ -184,10 +214,7 @@ public class ReservationService {
                         .bind("seatId", held.seatId()).bind("seatNumber", held.seatNumber()).bind("price", held.price())
                         .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
                         .filter(s -> s.returnGeneratedValues("id"))
-                        .map(r -> r.get("id", Long.class)).one()
-                        // Queue tokens are issued for any id; the users row is the check (fk_reservation_user).
-                        .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class,
-                                e -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())))
+                        .map(r -> r.get("id", Long.class)).one())
                 .flatMap(id -> db.sql("UPDATE seat SET reservation_id = :id WHERE id = :seatId")
                         .bind("id", id).bind("seatId", held.seatId())
                         .fetch().rowsUpdated()

@@ -1,14 +1,22 @@
 package com.concertbooking.payment;
 
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 import com.concertbooking.reservation.BookingTestBase;
 import com.concertbooking.reservation.ReservationService.Reservation;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.test.web.reactive.server.WebTestClient;
+import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -110,6 +118,139 @@ class PaymentApiTest extends BookingTestBase {
         asUser(user).get().uri("/api/v1/users/{u}/balance", user).exchange().expectBody().jsonPath("$.balance").isEqualTo(PRICE);
         assertThat(outboxTypes(r.reservationId())).containsExactly("payment-completed");
     }
+
+    /** SPEC 4.10: no payment once the date has started; nothing is debited and the key is released. */
+    @Test
+    void paymentsOfAStartedDateAreClosed() {
+        long user = createUser(PRICE);
+        CreatedConcert concert = createConcert(5);
+        String token = activeToken(user, concert.concertId());
+        Reservation r = hold(user, concert, 1);
+        db.sql("UPDATE concert_date SET starts_at = :past WHERE id = :id")
+                .bind("past", LocalDateTime.now(ZoneOffset.UTC).minusSeconds(1)).bind("id", concert.firstDateId())
+                .fetch().rowsUpdated().block();
+
+        pay(token, "closed-1", r.reservationId(), user).expectStatus().isEqualTo(409)
+                .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)
+                .expectBody().jsonPath("$.code").isEqualTo("CONCERT_DATE_CLOSED");
+        pay(token, null, r.reservationId(), user).expectStatus().isEqualTo(409)
+                .expectBody().jsonPath("$.code").isEqualTo("CONCERT_DATE_CLOSED");
+        assertThat(balance(user)).isEqualTo(PRICE);
+        assertThat(storedStatus(r.reservationId())).isEqualTo("HELD");
+        assertThat(payment(r.reservationId())).isNull();
+        assertThat(count("SELECT COUNT(*) FROM idempotency_key WHERE user_id = ?", user)).as("the claim was released").isZero();
+        assertThat(statusBody(token).get("status")).isEqualTo("ACTIVE");
+    }
+
+    /**
+     * SPEC 4.11: the client goes away while its payment waits inside the transaction (the test holds the user's
+     * row lock); the payment still runs to its end once the lock is released, the key ends COMPLETED, never
+     * IN_PROGRESS, and a retry with the key replays that very payment.
+     */
+    @Test
+    void aClientThatDisconnectsMidPaymentLeavesACompletedKey() throws Exception {
+        long user = createUser(2 * PRICE);
+        CreatedConcert concert = createConcert(5);
+        String token = activeToken(user, concert.concertId());
+        Reservation r = hold(user, concert, 1);
+
+        try (Connection blocker = DriverManager.getConnection(jdbcUrl, jdbcUser, jdbcPassword);
+             Connection probe = DriverManager.getConnection(jdbcUrl, jdbcUser, jdbcPassword)) {
+            blocker.setAutoCommit(false);
+            try (var st = blocker.prepareStatement("SELECT id FROM users WHERE id = ? FOR UPDATE")) {
+                st.setLong(1, user);
+                st.executeQuery().close();
+            }
+            AtomicReference<String> answer = new AtomicReference<>();
+            Disposable request = racingClient().post().uri("/api/v1/payments/pay").headers(withPass(token))
+                    .header(PaymentController.IDEMPOTENCY_KEY, "gone-1").contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(Map.of("reservationId", r.reservationId(), "userId", user))
+                    .exchangeToMono(resp -> resp.bodyToMono(String.class)).subscribe(answer::set, e -> answer.set("error " + e));
+
+            // Wait until the payment is inside its transaction: it has locked the reservation row (step 1)
+            // and now waits for the user's row (the debit).
+            probe.setAutoCommit(false);
+            long deadline = System.currentTimeMillis() + 10_000;
+            boolean inside = false;
+            while (!inside && System.currentTimeMillis() < deadline) {
+                try (var st = probe.prepareStatement("SELECT id FROM reservation WHERE id = ? FOR UPDATE NOWAIT")) {
+                    st.setLong(1, r.reservationId());
+                    st.executeQuery().close();
+                    Thread.sleep(20);
+                } catch (SQLException locked) {
+                    inside = true;
+                } finally {
+                    probe.rollback();
+                }
+            }
+            assertThat(inside).as("the payment reached its transaction").isTrue();
+
+            request.dispose(); // the client disconnects
+            Thread.sleep(500); // time for the server to see the closed connection
+            assertThat(answer.get()).as("no answer reached the client").isNull();
+            blocker.commit(); // the payment may go on
+        }
+
+        long deadline = System.currentTimeMillis() + 10_000;
+        String keyStatus = null;
+        while (!"COMPLETED".equals(keyStatus) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+            keyStatus = db.sql("SELECT status FROM idempotency_key WHERE user_id = :u AND idem_key = 'gone-1'").bind("u", user)
+                    .map(row -> row.get("status", String.class)).one().block();
+        }
+        assertThat(keyStatus).isEqualTo("COMPLETED");
+        assertThat(storedStatus(r.reservationId())).isEqualTo("PAID");
+        assertThat(balance(user)).isEqualTo(PRICE);
+
+        // The payment also ended the token; the retry with the same key replays the payment that ran.
+        Map<?, ?> replayed = pay(token, "gone-1", r.reservationId(), user).expectStatus().isOk()
+                .expectHeader().valueEquals(PaymentController.REPLAYED, "true")
+                .expectBody(Map.class).returnResult().getResponseBody();
+        assertThat(num(replayed.get("paymentId"))).isEqualTo(num(payment(r.reservationId()).get("id")));
+        assertThat(num(replayed.get("balance"))).isEqualTo(PRICE);
+        assertThat(balance(user)).isEqualTo(PRICE);
+        assertThat(outboxTypes(r.reservationId())).containsExactly("payment-completed");
+    }
+
+    /**
+     * A claim older than its lease is taken over only by the same request: another body with that key stays
+     * 422 IDEMPOTENCY_KEY_REUSED (and runs nothing); the same body takes it over and pays.
+     */
+    @Test
+    void aStaleClaimIsTakenOverOnlyByTheSameRequest() {
+        long user = createUser(3 * PRICE);
+        CreatedConcert concert = createConcert(5);
+        String token = activeToken(user, concert.concertId());
+        Reservation first = hold(user, concert, 1);
+        Reservation second = hold(user, concert, 2);
+        String hashOfFirst = PaymentService.requestHash(new PaymentService.PayCommand(first.reservationId(), user, "stale"));
+        LocalDateTime longAgo = LocalDateTime.now(ZoneOffset.UTC).minusMinutes(5);
+        db.sql("INSERT INTO idempotency_key (user_id, idem_key, request_hash, status, created_at, expires_at) "
+                        + "VALUES (:u, 'stale', :h, 'IN_PROGRESS', :created, :expires)")
+                .bind("u", user).bind("h", hashOfFirst).bind("created", longAgo).bind("expires", longAgo.plusHours(24))
+                .fetch().rowsUpdated().block();
+
+        pay(token, "stale", second.reservationId(), user).expectStatus().isEqualTo(422)
+                .expectBody().jsonPath("$.code").isEqualTo("IDEMPOTENCY_KEY_REUSED");
+        assertThat(storedStatus(second.reservationId())).isEqualTo("HELD");
+        assertThat(balance(user)).isEqualTo(3 * PRICE);
+        assertThat(count("SELECT COUNT(*) FROM idempotency_key WHERE user_id = ? AND idem_key = 'stale' AND request_hash = ?",
+                user, hashOfFirst)).as("the claim still names the first request").isEqualTo(1);
+
+        pay(token, "stale", first.reservationId(), user).expectStatus().isOk()
+                .expectHeader().doesNotExist(PaymentController.REPLAYED)
+                .expectBody().jsonPath("$.balance").isEqualTo(2 * PRICE);
+        assertThat(storedStatus(first.reservationId())).isEqualTo("PAID");
+        assertThat(count("SELECT COUNT(*) FROM idempotency_key WHERE user_id = ? AND idem_key = 'stale' AND status = 'COMPLETED'", user))
+                .isEqualTo(1);
+    }
+
+    @Value("${spring.flyway.url}")
+    String jdbcUrl;
+    @Value("${spring.flyway.user}")
+    String jdbcUser;
+    @Value("${spring.flyway.password}")
+    String jdbcPassword;
 
     private WebTestClient.ResponseSpec pay(String token, String key, long reservationId, long userId) {
         var spec = web.post().uri("/api/v1/payments/pay").contentType(MediaType.APPLICATION_JSON);

@@ -308,10 +308,13 @@ class PaymentServiceTest extends BookingTestBase {
     @Test
     void chargesRacingPaymentsNeverGoNegativeNorLoseAnUpdate() {
         long user = createUser(0);
-        CreatedConcert concert = createConcert(30);
+        CreatedConcert concert = createConcert(30, 30, 31, 32, 33, 34);
         List<Reservation> held = new ArrayList<>();
-        for (int i = 11; i <= 30; i++) { // 20 seats at PRICE
-            held.add(hold(user, concert, i));
+        for (long date : concert.dateIds()) { // 20 seats at PRICE: 4 per date, the hold limit (SPEC 4.10)
+            for (int i = 11; i <= 14; i++) {
+                held.add(reservations.hold(pass(user, concert.concertId()),
+                        new com.concertbooking.reservation.ReservationService.HoldCommand(user, date, i, null)).block());
+            }
         }
         int charges = 200;
         long charge = PRICE / 20; // 200 charges fund 10 of the 20 payments
