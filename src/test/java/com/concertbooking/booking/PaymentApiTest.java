@@ -1,4 +1,4 @@
-package com.concertbooking.payment;
+package com.concertbooking.booking;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -9,8 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
-import com.concertbooking.reservation.BookingTestBase;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.ReservationService.Reservation;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.http.HttpHeaders;

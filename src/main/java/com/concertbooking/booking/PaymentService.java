@@ -1,4 +1,4 @@
-package com.concertbooking.payment;
+package com.concertbooking.booking;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -13,8 +13,7 @@ import java.util.HexFormat;
 import com.concertbooking.events.OutboxWriter;
 import com.concertbooking.events.OutboxWriter.EventType;
 import com.concertbooking.queue.QueueService;
-import com.concertbooking.reservation.ReservationService;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.DeadlockRetry;
 import com.concertbooking.support.Transactions;

@@ -1,13 +1,13 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.stream.IntStream;
 
-import com.concertbooking.payment.PaymentService.PayCommand;
-import com.concertbooking.reservation.ReservationService.HoldCommand;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.PaymentService.PayCommand;
+import com.concertbooking.booking.ReservationService.HoldCommand;
+import com.concertbooking.booking.ReservationService.Reservation;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;

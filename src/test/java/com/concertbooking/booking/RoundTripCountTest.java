@@ -1,4 +1,4 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.util.LinkedHashMap;
 import java.util.List;

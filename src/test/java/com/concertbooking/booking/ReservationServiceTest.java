@@ -1,4 +1,4 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import com.concertbooking.reservation.ReservationService.HoldCommand;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.ReservationService.HoldCommand;
+import com.concertbooking.booking.ReservationService.Reservation;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;

@@ -1,4 +1,4 @@
-package com.concertbooking.payment;
+package com.concertbooking.booking;
 
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -7,10 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import com.concertbooking.payment.PaymentService.PayCommand;
-import com.concertbooking.payment.PaymentService.PayOutcome;
-import com.concertbooking.reservation.BookingTestBase;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.PaymentService.PayCommand;
+import com.concertbooking.booking.PaymentService.PayOutcome;
+import com.concertbooking.booking.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.QueuePass;
 import org.junit.jupiter.api.Test;
@@ -313,7 +312,7 @@ class PaymentServiceTest extends BookingTestBase {
         for (long date : concert.dateIds()) { // 20 seats at PRICE: 4 per date, the hold limit (SPEC 4.10)
             for (int i = 11; i <= 14; i++) {
                 held.add(reservations.hold(pass(user, concert.concertId()),
-                        new com.concertbooking.reservation.ReservationService.HoldCommand(user, date, i, null)).block());
+                        new com.concertbooking.booking.ReservationService.HoldCommand(user, date, i, null)).block());
             }
         }
         int charges = 200;
