@@ -37,35 +37,27 @@ import tools.jackson.databind.ObjectMapper;
  * debited, payment row, outbox row, and the idempotency record's stored response), with nothing remote
  * inside it. The queue token is ended only after commit.
  *
- * <p>Idempotency-Key (SPEC 4.4): the key is claimed by an INSERT of its own (autocommit) before the
- * payment transaction, so a concurrent duplicate sees IN_PROGRESS at once instead of waiting; the
- * response is stored by the payment transaction itself, so "paid" and "replayable" commit together.
- * A failed attempt releases its claim so the client may retry with the same key (e.g. after a top-up).
+ * <p>Idempotency-Key (SPEC 4.4): {@link IdempotencyKeys} claims the key before the payment transaction, the
+ * payment transaction stores the response, and a failed attempt releases the claim so the client may retry
+ * with the same key (e.g. after a top-up).
  */
 @Service
 public class PaymentService {
 
     private static final Logger log = LoggerFactory.getLogger(PaymentService.class);
-    static final Duration KEY_LIFETIME = Duration.ofHours(24);
-    /** A claim older than this never finished (the process died before its short transaction); it may be taken over. */
-    static final Duration STALE_CLAIM = Duration.ofSeconds(30);
     static final Duration END_PASS_TIMEOUT = Duration.ofSeconds(2);
 
     public record PayCommand(long reservationId, long userId, String idempotencyKey) {}
 
-    public record PaymentResponse(long paymentId, long reservationId, long amount, String status, long balance, Instant paidAt) {}
+    public record PaymentResponse(long paymentId, long reservationId, long amount, PaymentStatus status, long balance, Instant paidAt) {}
 
     public record PayOutcome(PaymentResponse response, boolean replayed) {}
-
-    private sealed interface Claim permits Claimed, Replay {}
-
-    private record Claimed(long id) implements Claim {}
-
-    private record Replay(PaymentResponse response) implements Claim {}
 
     private final DatabaseClient db;
     private final TransactionalOperator tx;
     private final ReservationService reservations;
+    private final SeatInventory seats;
+    private final IdempotencyKeys idempotencyKeys;
     private final WalletStore wallets;
     private final OutboxWriter outbox;
     private final QueueService queue;
@@ -73,11 +65,14 @@ public class PaymentService {
     private final Clock clock;
     private final MeterRegistry meters;
 
-    public PaymentService(DatabaseClient db, ReactiveTransactionManager transactions, ReservationService reservations, WalletStore wallets,
-                          OutboxWriter outbox, QueueService queue, ObjectMapper json, Clock clock, MeterRegistry meters) {
+    public PaymentService(DatabaseClient db, ReactiveTransactionManager transactions, ReservationService reservations, SeatInventory seats,
+                          IdempotencyKeys idempotencyKeys, WalletStore wallets, OutboxWriter outbox, QueueService queue, ObjectMapper json,
+                          Clock clock, MeterRegistry meters) {
         this.db = db;
         this.tx = Transactions.readCommitted(transactions);
         this.reservations = reservations;
+        this.seats = seats;
+        this.idempotencyKeys = idempotencyKeys;
         this.wallets = wallets;
         this.outbox = outbox;
         this.queue = queue;
@@ -103,8 +98,8 @@ public class PaymentService {
         if (pass.status() != QueuePass.Status.ACTIVE) {
             if (pass.status() == QueuePass.Status.ENDED && key != null) {
                 // A retry after this payment ended the token: only a stored response for the same request may come back.
-                return storedResponse(command.userId(), key, hash)
-                        .map(r -> count(new PayOutcome(r, true)))
+                return idempotencyKeys.storedResponse(command.userId(), key, hash)
+                        .map(body -> count(new PayOutcome(json.readValue(body, PaymentResponse.class), true)))
                         .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.TOKEN_EXPIRED,
                                 "The queue token has ended and no completed payment with this Idempotency-Key and body is stored")));
             }
@@ -126,11 +121,15 @@ public class PaymentService {
                         return payOnce(r, startsAt, null).map(p -> new PayOutcome(p, false));
                     }
                     // A stored response replays even after the show started; only new work is refused then.
-                    return claim(command.userId(), key, hash).flatMap(claim -> claim instanceof Replay replay
-                            ? Mono.just(new PayOutcome(replay.response(), true))
-                            : payOnce(r, startsAt, ((Claimed) claim).id())
-                                    .onErrorResume(e -> release(((Claimed) claim).id()).then(Mono.error(e)))
-                                    .map(p -> new PayOutcome(p, false)));
+                    return idempotencyKeys.claim(command.userId(), key, hash).flatMap(claim -> {
+                        if (claim instanceof IdempotencyKeys.Replay replay) {
+                            return Mono.just(new PayOutcome(json.readValue(replay.body(), PaymentResponse.class), true));
+                        }
+                        long claimId = ((IdempotencyKeys.Claimed) claim).id();
+                        return payOnce(r, startsAt, claimId)
+                                .onErrorResume(e -> idempotencyKeys.release(claimId).then(Mono.error(e)))
+                                .map(p -> new PayOutcome(p, false));
+                    });
                 });
         return outcome
                 .flatMap(o -> o.replayed() ? Mono.just(o) : endPass(pass).thenReturn(o))
@@ -159,15 +158,12 @@ public class PaymentService {
     private Mono<PaymentResponse> payTx(Reservation r, Instant now, Long claimId) {
         // 1. The reservation: a conditional UPDATE both checks (HELD, not expired) and locks it, so a
         //    second payment or a cancel waits here and then finds it no longer HELD.
-        Mono<Long> markPaid = db.sql("UPDATE reservation SET status = 'PAID', paid_at = :now "
-                        + "WHERE id = :id AND status = 'HELD' AND held_until > :now")
+        Mono<Long> markPaid = db.sql("UPDATE reservation SET status = 'PAID', paid_at = :now WHERE id = :id AND "
+                        + ReservationStatus.LIVE_HOLD)
                 .bind("now", TimeConfig.toDb(now)).bind("id", r.reservationId())
                 .fetch().rowsUpdated();
         // 2. The seat, only while it is still this reservation's hold.
-        Mono<Long> sell = db.sql("UPDATE seat SET status = 'SOLD', held_until = NULL, version = version + 1 "
-                        + "WHERE id = :seatId AND reservation_id = :id AND status = 'HELD'")
-                .bind("seatId", r.seatId()).bind("id", r.reservationId())
-                .fetch().rowsUpdated();
+        Mono<Boolean> sell = seats.sell(r.concertDateId(), r.seatId(), r.reservationId());
         Mono<Long> insertPayment = db.sql("INSERT INTO payment (reservation_id, user_id, amount, status, created_at) "
                         + "VALUES (:id, :userId, :amount, 'COMPLETED', :now)")
                 .bind("id", r.reservationId()).bind("userId", r.userId()).bind("amount", r.price()).bind("now", TimeConfig.toDb(now))
@@ -176,7 +172,7 @@ public class PaymentService {
         return markPaid
                 .flatMap(n -> n == 1 ? Mono.just(n) : notPayable(r.reservationId(), now))
                 .then(sell)
-                .flatMap(n -> n == 1 ? Mono.just(n) : Mono.error(ApiException.of(ErrorCode.HOLD_EXPIRED,
+                .flatMap(sold -> sold ? Mono.just(sold) : Mono.error(ApiException.of(ErrorCode.HOLD_EXPIRED,
                         "The hold on seat %d has been released", r.seatNumber())))
                 // 3. The debit: the WHERE clause refuses to go below zero; 0 rows rolls everything back.
                 .then(wallets.debit(r.userId(), r.price()))
@@ -186,13 +182,10 @@ public class PaymentService {
                 .zipWhen(paymentId -> wallets.balance(r.userId()))
                 .flatMap(t -> {
                     long paymentId = t.getT1();
-                    PaymentResponse response = new PaymentResponse(paymentId, r.reservationId(), r.price(), "COMPLETED", t.getT2(), now);
+                    PaymentResponse response = new PaymentResponse(paymentId, r.reservationId(), r.price(), PaymentStatus.COMPLETED, t.getT2(), now);
                     Mono<String> event = outbox.append(EventType.PAYMENT_COMPLETED, r.concertDateId(), r.eventPayload(paymentId));
-                    Mono<Long> remember = claimId == null ? Mono.just(0L)
-                            : db.sql("UPDATE idempotency_key SET status = 'COMPLETED', response_status = 200, response_body = :body "
-                                            + "WHERE id = :id AND status = 'IN_PROGRESS'")
-                                    .bind("body", json.writeValueAsString(response)).bind("id", claimId)
-                                    .fetch().rowsUpdated();
+                    Mono<Void> remember = claimId == null ? Mono.empty()
+                            : idempotencyKeys.complete(claimId, 200, json.writeValueAsString(response));
                     return event.then(remember).thenReturn(response);
                 });
     }
@@ -201,10 +194,9 @@ public class PaymentService {
     private <T> Mono<T> notPayable(long reservationId, Instant now) {
         return db.sql("SELECT status, held_until FROM reservation WHERE id = :id").bind("id", reservationId)
                 .map(row -> {
-                    String status = row.get("status", String.class);
-                    boolean expired = "EXPIRED".equals(status)
-                            || ("HELD".equals(status) && !TimeConfig.fromDb(row.get("held_until", LocalDateTime.class)).isAfter(now));
-                    return expired ? ApiException.of(ErrorCode.HOLD_EXPIRED, "The hold of reservation %d has expired", reservationId)
+                    ReservationStatus status = ReservationStatus.shown(row.get("status", String.class),
+                            TimeConfig.fromDb(row.get("held_until", LocalDateTime.class)), now);
+                    return status == ReservationStatus.EXPIRED ? ApiException.of(ErrorCode.HOLD_EXPIRED, "The hold of reservation %d has expired", reservationId)
                             : ApiException.of(ErrorCode.RESERVATION_NOT_PAYABLE, "Reservation %d is %s", reservationId, status);
                 })
                 .one()
@@ -224,86 +216,6 @@ public class PaymentService {
     // ---------------------------------------------------------------- idempotency
 
     static String requestHash(PayCommand command) {
-        try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(
-                    ("POST /api/v1/payments/pay\nreservationId=" + command.reservationId() + "\nuserId=" + command.userId())
-                            .getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(digest);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private record KeyRow(long id, String hash, String status, String body, LocalDateTime createdAt, Instant expiresAt) {}
-
-    private Mono<KeyRow> keyRow(long userId, String key) {
-        return db.sql("SELECT id, request_hash, status, response_body, created_at, expires_at FROM idempotency_key "
-                        + "WHERE user_id = :userId AND idem_key = :key")
-                .bind("userId", userId).bind("key", key)
-                .map(r -> new KeyRow(r.get("id", Long.class), r.get("request_hash", String.class), r.get("status", String.class),
-                        r.get("response_body", String.class), r.get("created_at", LocalDateTime.class),
-                        TimeConfig.fromDb(r.get("expires_at", LocalDateTime.class))))
-                .one();
-    }
-
-    /** The stored response of a completed request with this key and the same body, if any (within 24 h). */
-    private Mono<PaymentResponse> storedResponse(long userId, String key, String hash) {
-        Instant now = clock.instant();
-        return keyRow(userId, key)
-                .filter(k -> "COMPLETED".equals(k.status()) && k.hash().equals(hash) && k.expiresAt().isAfter(now))
-                .map(k -> json.readValue(k.body(), PaymentResponse.class));
-    }
-
-    private Mono<Claim> claim(long userId, String key, String hash) {
-        Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
-        return db.sql("INSERT INTO idempotency_key (user_id, idem_key, request_hash, status, created_at, expires_at) "
-                        + "VALUES (:userId, :key, :hash, 'IN_PROGRESS', :now, :expires)")
-                .bind("userId", userId).bind("key", key).bind("hash", hash)
-                .bind("now", TimeConfig.toDb(now)).bind("expires", TimeConfig.toDb(now.plus(KEY_LIFETIME)))
-                .filter(s -> s.returnGeneratedValues("id"))
-                .map(r -> (Claim) new Claimed(r.get("id", Long.class))).one()
-                .onErrorResume(DuplicateKeyException.class, e -> keyRow(userId, key)
-                        .switchIfEmpty(Mono.error(() -> inProgress(key)))
-                        .flatMap(existing -> existingClaim(existing, hash, now, key)));
-    }
-
-    private Mono<Claim> existingClaim(KeyRow existing, String hash, Instant now, String key) {
-        boolean expired = !existing.expiresAt().isAfter(now);
-        // A claim past its lease is taken over only by the same request: another body with this key stays a
-        // conflict (422) whatever the age of the claim, or a retry could turn a key into a different payment.
-        boolean abandoned = "IN_PROGRESS".equals(existing.status()) && existing.hash().equals(hash)
-                && !TimeConfig.fromDb(existing.createdAt()).isAfter(now.minus(STALE_CLAIM));
-        if (expired || abandoned) {
-            // Take the record over only if nobody else did in between (compare-and-set on status and created_at).
-            return db.sql("UPDATE idempotency_key SET request_hash = :hash, status = 'IN_PROGRESS', response_status = NULL, "
-                            + "response_body = NULL, created_at = :now, expires_at = :expires "
-                            + "WHERE id = :id AND status = :status AND created_at = :created")
-                    .bind("hash", hash).bind("now", TimeConfig.toDb(now)).bind("expires", TimeConfig.toDb(now.plus(KEY_LIFETIME)))
-                    .bind("id", existing.id()).bind("status", existing.status()).bind("created", existing.createdAt())
-                    .fetch().rowsUpdated()
-                    .flatMap(n -> n == 1 ? Mono.just((Claim) new Claimed(existing.id())) : Mono.error(inProgress(key)));
-        }
-        if (!existing.hash().equals(hash)) {
-            return Mono.error(new ApiException(ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                    "Idempotency-Key '" + key + "' was used for a different request"));
-        }
-        if ("COMPLETED".equals(existing.status())) {
-            return Mono.just(new Replay(json.readValue(existing.body(), PaymentResponse.class)));
-        }
-        return Mono.error(inProgress(key));
-    }
-
-    private static ApiException inProgress(String key) {
-        return new ApiException(ErrorCode.IDEMPOTENCY_IN_PROGRESS, "A request with Idempotency-Key '" + key + "' is still in progress");
-    }
-
-    private Mono<Void> release(long claimId) {
-        return db.sql("DELETE FROM idempotency_key WHERE id = :id AND status = 'IN_PROGRESS'").bind("id", claimId)
-                .fetch().rowsUpdated()
-                .onErrorResume(e -> {
-                    log.warn("releasing idempotency claim {} failed (it becomes reusable after {}): {}", claimId, STALE_CLAIM, e.toString());
-                    return Mono.empty();
-                })
-                .then();
+        return IdempotencyKeys.hash("POST /api/v1/payments/pay\nreservationId=" + command.reservationId() + "\nuserId=" + command.userId());
     }
 }

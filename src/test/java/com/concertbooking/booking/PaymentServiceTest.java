@@ -34,7 +34,7 @@ class PaymentServiceTest extends BookingTestBase {
 
         assertThat(outcome.replayed()).isFalse();
         var p = outcome.response();
-        assertThat(p.status()).isEqualTo("COMPLETED");
+        assertThat(p.status()).isEqualTo(PaymentStatus.COMPLETED);
         assertThat(p.amount()).isEqualTo(PRICE);
         assertThat(p.balance()).isEqualTo(150_000);
         assertThat(p.reservationId()).isEqualTo(r.reservationId());
@@ -50,7 +50,7 @@ class PaymentServiceTest extends BookingTestBase {
                 "\"amount\":" + PRICE, "\"seatNumber\":3");
 
         Reservation listed = reservations.list(user).block().get(0);
-        assertThat(listed.status()).isEqualTo("PAID");
+        assertThat(listed.status()).isEqualTo(ReservationStatus.PAID);
         assertThat(listed.paidAt()).isEqualTo(p.paidAt());
 
         // Without a key, paying again is refused and debits nothing.
@@ -230,7 +230,7 @@ class PaymentServiceTest extends BookingTestBase {
         assertThat(balance(user)).isZero();
 
         Reservation cancelled = reservations.cancel(r.reservationId(), user).block();
-        assertThat(cancelled.status()).isEqualTo("CANCELLED");
+        assertThat(cancelled.status()).isEqualTo(ReservationStatus.CANCELLED);
         assertThat(cancelled.refunded()).isEqualTo(PRICE);
         assertThat(balance(user)).isEqualTo(PRICE);
         assertThat(payment(r.reservationId())).containsEntry("status", "REFUNDED");
