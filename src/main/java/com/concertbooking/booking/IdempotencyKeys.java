@@ -13,8 +13,6 @@ import java.util.HexFormat;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.TimeConfig;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Component;
@@ -23,11 +21,12 @@ import reactor.core.publisher.Mono;
 /**
  * The Idempotency-Key store (SPEC 4.4, 4.11; table {@code idempotency_key}, one row per user and key, 24 h).
  *
- * <p>A key is claimed by an INSERT of its own (autocommit) before the work's transaction, so a concurrent
- * duplicate sees IN_PROGRESS at once instead of waiting behind a lock; the response is stored by the work's
- * transaction itself ({@link #complete}), so "done" and "replayable" commit together. A failed attempt
- * releases its claim so the client may retry with the same key. A claim past its lease (its process died
- * before the short transaction) is taken over, but only by the same request.
+ * <p>A key is claimed by an INSERT as the first statement of the work's own transaction, and the response is
+ * stored by that transaction ({@link #complete}): "done" and "replayable" commit together, and a failed or
+ * abandoned attempt rolls its claim back with it, so no key is ever left IN_PROGRESS by this code (a
+ * concurrent duplicate waits for the key's row lock for the length of one short transaction, then replays).
+ * IN_PROGRESS rows written by earlier versions (a claim committed on its own) are still understood: such a
+ * claim past its lease is taken over, but only by the same request.
  */
 @Component
 class IdempotencyKeys {
@@ -36,7 +35,7 @@ class IdempotencyKeys {
 
     sealed interface Claim permits Claimed, Replay {}
 
-    /** This request owns the key: do the work, then {@link #complete} in its transaction or {@link #release}. */
+    /** This request owns the key: do the work and {@link #complete} in the same transaction. */
     record Claimed(long id) implements Claim {}
 
     /** The same request completed before: answer with its stored body. */
@@ -44,7 +43,6 @@ class IdempotencyKeys {
 
     private record KeyRow(long id, String hash, Status status, String body, LocalDateTime createdAt, Instant expiresAt) {}
 
-    private static final Logger log = LoggerFactory.getLogger(IdempotencyKeys.class);
     static final Duration LIFETIME = Duration.ofHours(24);
     /** A claim older than this never finished (the process died before its short transaction). */
     static final Duration STALE_CLAIM = Duration.ofSeconds(30);
@@ -93,17 +91,6 @@ class IdempotencyKeys {
                         + "WHERE id = :id AND status = 'IN_PROGRESS'")
                 .bind("status", status).bind("body", body).bind("id", claimId)
                 .fetch().rowsUpdated().then();
-    }
-
-    /** Gives the key back after a failed attempt; if this fails too, the claim becomes reusable after {@link #STALE_CLAIM}. */
-    Mono<Void> release(long claimId) {
-        return db.sql("DELETE FROM idempotency_key WHERE id = :id AND status = 'IN_PROGRESS'").bind("id", claimId)
-                .fetch().rowsUpdated()
-                .onErrorResume(e -> {
-                    log.warn("releasing idempotency claim {} failed (it becomes reusable after {}): {}", claimId, STALE_CLAIM, e.toString());
-                    return Mono.empty();
-                })
-                .then();
     }
 
     /** Drops records past their lifetime, one bounded batch (ix_idempotency_expiry). */

@@ -37,9 +37,9 @@ import tools.jackson.databind.ObjectMapper;
  * debited, payment row, outbox row, and the idempotency record's stored response), with nothing remote
  * inside it. The queue token is ended only after commit.
  *
- * <p>Idempotency-Key (SPEC 4.4): {@link IdempotencyKeys} claims the key before the payment transaction, the
- * payment transaction stores the response, and a failed attempt releases the claim so the client may retry
- * with the same key (e.g. after a top-up).
+ * <p>Idempotency-Key (SPEC 4.4): {@link IdempotencyKeys} claims the key as the payment transaction's first
+ * statement and the same transaction stores the response, so "paid" and "replayable" commit together and a
+ * failed attempt leaves the key free for a retry (e.g. after a top-up).
  */
 @Service
 public class PaymentService {
@@ -84,7 +84,7 @@ public class PaymentService {
     /**
      * Runs the payment to its end whatever the client does (SPEC 4.11): the chain is subscribed through a
      * CompletableFuture whose cancellation is suppressed, so a client that disconnects mid-payment cancels
-     * only its wait for the answer, never the transaction, the Idempotency-Key's completion or its release.
+     * only its wait for the answer, never the transaction (and with it the Idempotency-Key's completion).
      * Every step inside is bounded (transaction, pool acquire and Redis timeouts), so nothing runs forever.
      */
     public Mono<PayOutcome> pay(QueuePass pass, PayCommand command) {
@@ -117,19 +117,7 @@ public class PaymentService {
                         return Mono.error(ApiException.of(ErrorCode.FORBIDDEN, "Reservation %d belongs to another user", r.reservationId()));
                     }
                     pass.requireConcert(r.concertId());
-                    if (key == null) {
-                        return payOnce(r, startsAt, null).map(p -> new PayOutcome(p, false));
-                    }
-                    // A stored response replays even after the show started; only new work is refused then.
-                    return idempotencyKeys.claim(command.userId(), key, hash).flatMap(claim -> {
-                        if (claim instanceof IdempotencyKeys.Replay replay) {
-                            return Mono.just(new PayOutcome(json.readValue(replay.body(), PaymentResponse.class), true));
-                        }
-                        long claimId = ((IdempotencyKeys.Claimed) claim).id();
-                        return payOnce(r, startsAt, claimId)
-                                .onErrorResume(e -> idempotencyKeys.release(claimId).then(Mono.error(e)))
-                                .map(p -> new PayOutcome(p, false));
-                    });
+                    return payOnce(r, startsAt, key, hash);
                 });
         return outcome
                 .flatMap(o -> o.replayed() ? Mono.just(o) : endPass(pass).thenReturn(o))
@@ -142,15 +130,31 @@ public class PaymentService {
         return o;
     }
 
-    private Mono<PaymentResponse> payOnce(Reservation r, Instant startsAt, Long claimId) {
+    /**
+     * One transaction: the Idempotency-Key claim (when there is a key), the closed-date check, the payment. The
+     * claim is the transaction's first statement, so it commits or rolls back with the payment: a failure leaves
+     * no claim behind to release, and a payment costs one commit (not a separate autocommit for the claim). A
+     * concurrent duplicate's INSERT of the same key waits for this transaction's row lock on the key, then finds
+     * the committed COMPLETED record and replays it (or, after a rollback, claims the key itself).
+     */
+    private Mono<PayOutcome> payOnce(Reservation r, Instant startsAt, String key, String hash) {
         return Mono.defer(() -> {
                     Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
-                    // SPEC 4.10: no payment for a date that has started (starts_at never changes once sold).
-                    if (!startsAt.isAfter(now)) {
-                        return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started",
-                                r.concertDateId()));
-                    }
-                    return payTx(r, now, claimId).as(tx::transactional);
+                    Mono<IdempotencyKeys.Claim> claim = key == null ? Mono.just(new IdempotencyKeys.Claimed(0))
+                            : idempotencyKeys.claim(r.userId(), key, hash);
+                    return claim.flatMap(c -> {
+                        // A stored response replays even after the show started; only new work is refused then.
+                        if (c instanceof IdempotencyKeys.Replay replay) {
+                            return Mono.just(new PayOutcome(json.readValue(replay.body(), PaymentResponse.class), true));
+                        }
+                        // SPEC 4.10: no payment for a date that has started (starts_at never changes once sold).
+                        if (!startsAt.isAfter(now)) {
+                            return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started",
+                                    r.concertDateId()));
+                        }
+                        Long claimId = key == null ? null : ((IdempotencyKeys.Claimed) c).id();
+                        return payTx(r, now, claimId).map(p -> new PayOutcome(p, false));
+                    }).as(tx::transactional);
                 })
                 .retryWhen(DeadlockRetry.backoff());
     }
@@ -164,11 +168,13 @@ public class PaymentService {
                 .fetch().rowsUpdated();
         // 2. The seat, only while it is still this reservation's hold.
         Mono<Boolean> sell = seats.sell(r.concertDateId(), r.seatId(), r.reservationId());
-        Mono<Long> insertPayment = db.sql("INSERT INTO payment (reservation_id, user_id, amount, status, created_at) "
-                        + "VALUES (:id, :userId, :amount, 'COMPLETED', :now)")
+        // The payment row, returning its id and the balance just debited in the same round trip (MariaDB's
+        // INSERT ... RETURNING; the subquery reads this transaction's own update of the users row).
+        Mono<reactor.util.function.Tuple2<Long, Long>> insertPayment = db.sql(
+                        "INSERT INTO payment (reservation_id, user_id, amount, status, created_at) VALUES (:id, :userId, :amount, 'COMPLETED', :now) "
+                                + "RETURNING id, (SELECT balance FROM users WHERE id = :userId) AS balance")
                 .bind("id", r.reservationId()).bind("userId", r.userId()).bind("amount", r.price()).bind("now", TimeConfig.toDb(now))
-                .filter(s -> s.returnGeneratedValues("id"))
-                .map(row -> row.get("id", Long.class)).one();
+                .map(row -> reactor.util.function.Tuples.of(row.get("id", Long.class), row.get("balance", Long.class))).one();
         return markPaid
                 .flatMap(n -> n == 1 ? Mono.just(n) : notPayable(r.reservationId(), now))
                 .then(sell)
@@ -179,7 +185,6 @@ public class PaymentService {
                 .flatMap(n -> n == 1 ? Mono.just(n) : Mono.error(ApiException.of(ErrorCode.INSUFFICIENT_BALANCE,
                         "The balance is less than the price %d", r.price())))
                 .then(insertPayment)
-                .zipWhen(paymentId -> wallets.balance(r.userId()))
                 .flatMap(t -> {
                     long paymentId = t.getT1();
                     PaymentResponse response = new PaymentResponse(paymentId, r.reservationId(), r.price(), PaymentStatus.COMPLETED, t.getT2(), now);
