@@ -167,4 +167,10 @@ final class Snapshots<V extends Snapshots.Versioned> {
     V peek(long key) {
         return current.getIfPresent(key);
     }
+
+    /** Bytes cached, after running the cache's pending evictions (tests). */
+    long cachedBytes() {
+        current.cleanUp();
+        return current.policy().eviction().map(e -> e.weightedSize().orElse(0)).orElse(0L);
+    }
 }
