@@ -21,6 +21,7 @@ import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.stereotype.Component;
 import reactor.core.Disposable;
@@ -87,6 +88,7 @@ public class SeatMaps {
     private final AtomicBoolean publishScheduled = new AtomicBoolean();
     private Disposable subscription;
 
+    @Autowired
     public SeatMaps(CatalogStore store, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters, Clock clock,
                     SeatMapProperties settings) {
         this(store, json, redis, meters, clock, settings, System::nanoTime);
@@ -232,8 +234,13 @@ public class SeatMaps {
         return seatMaps.loads();
     }
 
-    long datesLoads() {
-        return dateLists.loads();
+    /** Completed loads of dates that had no snapshot at all (a cold date read by many at once: one). */
+    long seatMapColdLoads() {
+        return seatMaps.loads(Snapshots.Cause.COLD);
+    }
+
+    long datesColdLoads() {
+        return dateLists.loads(Snapshots.Cause.COLD);
     }
 
     boolean seatMapDirty(long concertDateId) {

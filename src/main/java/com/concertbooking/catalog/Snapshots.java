@@ -57,7 +57,10 @@ final class Snapshots<V extends Snapshots.Versioned> {
     private final Counter hits;
     private final Counter refreshes;
     private final Counter waits;
-    private final Timer loadTimer;
+    /** Load durations by cause: cold (nothing cached), expired (cached one too old to serve), refresh (in the background). */
+    private final Map<Cause, Timer> loadTimers = new java.util.EnumMap<>(Cause.class);
+
+    enum Cause { COLD, EXPIRED, REFRESH }
 
     Snapshots(String kind, SeatMapProperties settings, long maxBytes, Loader<V> loader, LongSupplier nanos, MeterRegistry meters) {
         this.loader = loader;
@@ -77,8 +80,10 @@ final class Snapshots<V extends Snapshots.Versioned> {
         this.hits = Counter.builder("booking.seatmaps.requests").tag("kind", kind).tag("result", "hit").description(description).register(meters);
         this.refreshes = Counter.builder("booking.seatmaps.requests").tag("kind", kind).tag("result", "refresh").description(description).register(meters);
         this.waits = Counter.builder("booking.seatmaps.requests").tag("kind", kind).tag("result", "wait").description(description).register(meters);
-        this.loadTimer = Timer.builder("booking.seatmaps.loads").tag("kind", kind)
-                .description("Loads of " + kind + " snapshots from the database (one per key at a time)").register(meters);
+        for (Cause cause : Cause.values()) {
+            loadTimers.put(cause, Timer.builder("booking.seatmaps.loads").tag("kind", kind).tag("cause", cause.name().toLowerCase())
+                    .description("Loads of " + kind + " snapshots from the database (one per key at a time)").register(meters));
+        }
         Gauge.builder("booking.seatmaps.bytes", current, c -> c.policy().eviction().map(e -> e.weightedSize().orElse(0)).orElse(0L))
                 .tag("kind", kind).description("Bytes of cached " + kind + " snapshots").baseUnit("bytes")
                 .strongReference(true).register(meters);
@@ -92,7 +97,7 @@ final class Snapshots<V extends Snapshots.Versioned> {
                 if (age <= maxStale) {
                     if (age >= refreshAfter || (age >= minReload && changedSince(key, snapshot.loadStartedNanos()))) {
                         refreshes.increment();
-                        load(key); // shared; this reader does not wait for it
+                        load(key, Cause.REFRESH); // shared; this reader does not wait for it
                     } else {
                         hits.increment();
                     }
@@ -101,7 +106,7 @@ final class Snapshots<V extends Snapshots.Versioned> {
             }
             waits.increment();
             // suppressCancel: one reader going away must not cancel the load the others wait for.
-            return Mono.fromFuture(load(key), true);
+            return Mono.fromFuture(load(key, snapshot == null ? Cause.COLD : Cause.EXPIRED), true);
         });
     }
 
@@ -122,7 +127,7 @@ final class Snapshots<V extends Snapshots.Versioned> {
     }
 
     /** The one in-flight load of this key, started if none runs. Completes with null when the key does not exist. */
-    private CompletableFuture<V> load(long key) {
+    private CompletableFuture<V> load(long key, Cause cause) {
         CompletableFuture<V> mine = new CompletableFuture<>();
         CompletableFuture<V> running = inflight.putIfAbsent(key, mine);
         if (running != null) {
@@ -134,7 +139,7 @@ final class Snapshots<V extends Snapshots.Versioned> {
                 .timeout(loadTimeout)
                 .toFuture()
                 .whenComplete((snapshot, error) -> {
-                    loadTimer.record(nanos.getAsLong() - started, TimeUnit.NANOSECONDS);
+                    loadTimers.get(cause).record(nanos.getAsLong() - started, TimeUnit.NANOSECONDS);
                     if (error == null) {
                         if (snapshot == null) {
                             current.invalidate(key);
@@ -156,6 +161,11 @@ final class Snapshots<V extends Snapshots.Versioned> {
     /** Loads started so far (tests: a cold key read by many at once loads once). */
     long loads() {
         return loads.get();
+    }
+
+    /** Loads of this cause completed so far. */
+    long loads(Cause cause) {
+        return loadTimers.get(cause).count();
     }
 
     /** Whether a change of this key was announced after its current snapshot's load started (tests). */
