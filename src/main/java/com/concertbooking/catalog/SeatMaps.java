@@ -127,7 +127,12 @@ public class SeatMaps {
         markChanged(concertDateId);
         unpublished.add(concertDateId);
         if (publishScheduled.compareAndSet(false, true)) {
-            Mono.delay(settings.publishInterval()).then(Mono.defer(this::publish)).subscribe();
+            Mono.delay(settings.publishInterval()).then(Mono.defer(this::publish))
+                    .onErrorResume(e -> {
+                        publishScheduled.set(false);
+                        return Mono.empty();
+                    })
+                    .subscribe();
         }
     }
 

@@ -135,7 +135,8 @@ final class Snapshots<V extends Snapshots.Versioned> {
         }
         long started = nanos.getAsLong();
         loads.incrementAndGet();
-        loader.apply(key, started)
+        // Deferred: a loader that throws must still end in the future below, or the key would stay "loading" for ever.
+        Mono.defer(() -> loader.apply(key, started))
                 .timeout(loadTimeout)
                 .toFuture()
                 .whenComplete((snapshot, error) -> {

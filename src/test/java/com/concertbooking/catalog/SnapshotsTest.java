@@ -180,4 +180,19 @@ class SnapshotsTest {
         // An evicted key simply loads again.
         assertThat(small.get(0).map(Snap::body).block()).hasSize(1_000);
     }
+
+    @Test
+    void aLoaderThatThrowsDoesNotLeaveTheKeyLoading() {
+        AtomicLong calls = new AtomicLong();
+        Snapshots<Snap> flaky = new Snapshots<>("flaky", SeatMapProperties.defaults(), 1_000_000, (key, started) -> {
+            if (calls.incrementAndGet() == 1) {
+                throw new IllegalStateException("bug");
+            }
+            return Mono.just(new Snap(key, "ok", started));
+        }, now::get, new SimpleMeterRegistry());
+        List<Throwable> errors = new ArrayList<>();
+        flaky.get(1).subscribe(v -> { }, errors::add);
+        assertThat(errors).hasSize(1);
+        assertThat(flaky.get(1).map(Snap::body).block()).isEqualTo("ok");
+    }
 }
