@@ -26,7 +26,7 @@ import reactor.core.publisher.Mono;
  * <li>One load per key at a time, however many readers ask: readers of a missing or too-old snapshot all wait for
  * the same in-flight load; readers of a usable one get it at once while a reload runs (no herd on expiry).</li>
  * <li>A reload starts on a read when the snapshot is older than {@code refreshAfter}, or when a change was
- * announced after its load started and it is older than {@code minReload}.</li>
+ * announced after its load started and it is older than {@code minReload} (or twice its load's duration).</li>
  * </ul>
  * Memory is bounded by the total weight (bytes) of the cached snapshots.
  */
@@ -43,7 +43,10 @@ final class Snapshots<V extends Snapshots.Versioned> {
     /** Loads the snapshot of a key; the second argument is the load's start (nanos) to stamp it with. Empty: no such key. */
     interface Loader<V> extends BiFunction<Long, Long, Mono<V>> {}
 
-    private final Cache<Long, V> current;
+    /** A cached snapshot and how long its load took (a slow load makes change-driven reloads rarer). */
+    private record Held<V>(V value, long loadNanos) {}
+
+    private final Cache<Long, Held<V>> current;
     /** Nanos of the latest change announced per key; entries older than maxStale no longer matter and are dropped. */
     private final Map<Long, Long> lastChange = new ConcurrentHashMap<>();
     private final Map<Long, CompletableFuture<V>> inflight = new ConcurrentHashMap<>();
@@ -71,7 +74,7 @@ final class Snapshots<V extends Snapshots.Versioned> {
         this.loadTimeout = settings.loadTimeout();
         this.current = Caffeine.newBuilder()
                 .maximumWeight(maxBytes)
-                .weigher((Long key, V value) -> value.weight())
+                .weigher((Long key, Held<V> held) -> held.value().weight())
                 // Dates nobody looks at any more leave memory; the weight bound handles the busy ones.
                 .expireAfterAccess(Duration.ofMinutes(10))
                 .build();
@@ -91,11 +94,15 @@ final class Snapshots<V extends Snapshots.Versioned> {
 
     Mono<V> get(long key) {
         return Mono.defer(() -> {
-            V snapshot = current.getIfPresent(key);
+            Held<V> held = current.getIfPresent(key);
+            V snapshot = held == null ? null : held.value();
             if (snapshot != null) {
                 long age = nanos.getAsLong() - snapshot.loadStartedNanos();
                 if (age <= maxStale) {
-                    if (age >= refreshAfter || (age >= minReload && changedSince(key, snapshot.loadStartedNanos()))) {
+                    // After an announced change: reload once min-reload has passed, but for a slow load (a 50,000-seat date)
+                    // only after twice its duration, so change-driven reloads of one key take at most half of a thread.
+                    long changeReload = Math.min(refreshAfter, Math.max(minReload, 2 * held.loadNanos()));
+                    if (age >= refreshAfter || (age >= changeReload && changedSince(key, snapshot.loadStartedNanos()))) {
                         refreshes.increment();
                         load(key, Cause.REFRESH); // shared; this reader does not wait for it
                     } else {
@@ -140,13 +147,15 @@ final class Snapshots<V extends Snapshots.Versioned> {
                 .timeout(loadTimeout)
                 .toFuture()
                 .whenComplete((snapshot, error) -> {
-                    loadTimers.get(cause).record(nanos.getAsLong() - started, TimeUnit.NANOSECONDS);
+                    long took = nanos.getAsLong() - started;
+                    loadTimers.get(cause).record(took, TimeUnit.NANOSECONDS);
                     if (error == null) {
                         if (snapshot == null) {
                             current.invalidate(key);
                         } else {
                             // Never replace a newer snapshot by an older one (loads of one key do not overlap, but be safe).
-                            current.asMap().merge(key, snapshot, (old, fresh) -> fresh.loadStartedNanos() - old.loadStartedNanos() >= 0 ? fresh : old);
+                            current.asMap().merge(key, new Held<>(snapshot, took),
+                                    (old, fresh) -> fresh.value().loadStartedNanos() - old.value().loadStartedNanos() >= 0 ? fresh : old);
                         }
                     }
                     inflight.remove(key, mine);
@@ -171,12 +180,13 @@ final class Snapshots<V extends Snapshots.Versioned> {
 
     /** Whether a change of this key was announced after its current snapshot's load started (tests). */
     boolean dirty(long key) {
-        V snapshot = current.getIfPresent(key);
-        return snapshot != null && changedSince(key, snapshot.loadStartedNanos());
+        Held<V> held = current.getIfPresent(key);
+        return held != null && changedSince(key, held.value().loadStartedNanos());
     }
 
     V peek(long key) {
-        return current.getIfPresent(key);
+        Held<V> held = current.getIfPresent(key);
+        return held == null ? null : held.value();
     }
 
     /** Bytes cached, after running the cache's pending evictions (tests). */

@@ -195,4 +195,18 @@ class SnapshotsTest {
         assertThat(errors).hasSize(1);
         assertThat(flaky.get(1).map(Snap::body).block()).isEqualTo("ok");
     }
+
+    @Test
+    void aSlowLoadMakesChangeDrivenReloadsRarer() {
+        snapshots.get(1).subscribe();
+        advanceMs(200); // the load took 200 ms
+        finishLoad(0, 1, "v1");
+        snapshots.changed(1);
+        advanceMs(199); // age 399 ms: past min-reload, not yet twice the load's 200 ms
+        assertThat(read(1)).isEqualTo("v1");
+        assertThat(snapshots.loads()).isEqualTo(1);
+        advanceMs(1);
+        assertThat(read(1)).isEqualTo("v1");
+        assertThat(snapshots.loads()).isEqualTo(2);
+    }
 }
