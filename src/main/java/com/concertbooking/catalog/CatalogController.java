@@ -11,11 +11,13 @@ import jakarta.validation.constraints.Positive;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
@@ -81,16 +83,46 @@ public class CatalogController {
     @GetMapping("/dates/{concertDateId}/seats")
     @ApiResponse(responseCode = "200", content = @Content(mediaType = "application/json", schema = @Schema(implementation = SeatMap.class)))
     public Mono<ResponseEntity<byte[]>> seats(@PathVariable @Positive long concertDateId,
-                                              @RequestParam(defaultValue = "available") String status) {
+                                              @RequestParam(defaultValue = "available") String status,
+                                              @RequestHeader(name = HttpHeaders.ACCEPT_ENCODING, required = false) String acceptEncoding) {
         boolean onlyFree = switch (status.toLowerCase()) {
             case "available" -> true;
             case "all" -> false;
             default -> throw ApiException.validation("status must be 'available' or 'all'");
         };
-        // The date's pre-serialised map, shared by all its fans (SeatMaps): written as-is, never re-serialised.
-        return seatMaps.seatMapJson(concertDateId, onlyFree)
+        // The date's pre-serialised map, shared by all its fans (SeatMaps): written as-is, never re-serialised;
+        // gzipped once per version for clients that accept it (a 50,000-seat map is 4 MB of JSON, about 0.4 MB gzipped).
+        boolean gzip = acceptsGzip(acceptEncoding);
+        return seatMaps.seatMapJson(concertDateId, onlyFree, gzip)
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist", concertDateId)))
-                .map(CatalogController::json);
+                .map(body -> ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
+                        .header(HttpHeaders.VARY, HttpHeaders.ACCEPT_ENCODING)
+                        .headers(h -> {
+                            if (gzip) {
+                                h.set(HttpHeaders.CONTENT_ENCODING, "gzip");
+                            }
+                        })
+                        .body(body));
+    }
+
+    /** True when Accept-Encoding lists gzip (or *) without q=0. */
+    static boolean acceptsGzip(String acceptEncoding) {
+        if (acceptEncoding == null) {
+            return false;
+        }
+        for (String part : acceptEncoding.split(",")) {
+            String[] params = part.trim().split(";");
+            String coding = params[0].trim().toLowerCase();
+            if (coding.equals("gzip") || coding.equals("x-gzip") || coding.equals("*")) {
+                boolean refused = false;
+                for (int i = 1; i < params.length; i++) {
+                    String p = params[i].replace(" ", "").toLowerCase();
+                    refused |= p.matches("q=0(\\.0{0,3})?");
+                }
+                return !refused;
+            }
+        }
+        return false;
     }
 
     /** Pre-built JSON: the byte[] encoder wraps the array without copying it. */

@@ -53,17 +53,32 @@ public class SeatMaps {
     static final String CHANNEL = "catalog:seats-changed";
     private static final Duration REDIS_TIMEOUT = Duration.ofMillis(300);
 
-    /** A date's seat map, both variants pre-serialised. Version = load start. */
-    record SeatMapSnapshot(long concertDateId, long concertId, byte[] all, byte[] available, int freeSeats,
-                           long loadStartedNanos) implements Snapshots.Versioned {
+    /** A date's seat map, both variants pre-serialised, each also gzipped once. Version = load start. */
+    record SeatMapSnapshot(long concertDateId, long concertId, byte[] all, byte[] available, byte[] allGzip,
+                           byte[] availableGzip, int freeSeats, long loadStartedNanos) implements Snapshots.Versioned {
         @Override
         public int weight() {
-            return all.length + available.length + 64;
+            return all.length + available.length + allGzip.length + availableGzip.length + 64;
         }
 
-        byte[] json(boolean onlyFree) {
-            return onlyFree ? available : all;
+        byte[] json(boolean onlyFree, boolean gzip) {
+            return gzip ? (onlyFree ? availableGzip : allGzip) : (onlyFree ? available : all);
         }
+    }
+
+    /** Maps of big venues are megabytes of repetitive JSON; gzip (fastest level) shrinks them about tenfold, once per version. */
+    static byte[] gzip(byte[] body) {
+        var out = new java.io.ByteArrayOutputStream(Math.max(64, body.length / 8));
+        try (var zip = new java.util.zip.GZIPOutputStream(out, 8192) {
+            {
+                def.setLevel(java.util.zip.Deflater.BEST_SPEED);
+            }
+        }) {
+            zip.write(body);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // in memory: does not happen
+        }
+        return out.toByteArray();
     }
 
     /** A concert's upcoming dates with free-seat counts, pre-serialised. */
@@ -181,9 +196,13 @@ public class SeatMaps {
         }
     }
 
-    /** The seat-map response of a date, as JSON bytes; empty when the date does not exist. */
+    /** The seat-map response of a date, as JSON bytes (gzipped when asked); empty when the date does not exist. */
+    Mono<byte[]> seatMapJson(long concertDateId, boolean onlyFree, boolean gzip) {
+        return seatMaps.get(concertDateId).map(s -> s.json(onlyFree, gzip));
+    }
+
     Mono<byte[]> seatMapJson(long concertDateId, boolean onlyFree) {
-        return seatMaps.get(concertDateId).map(s -> s.json(onlyFree));
+        return seatMapJson(concertDateId, onlyFree, false);
     }
 
     /** The dates-listing response of a concert, as JSON bytes; empty when the concert does not exist. */
@@ -209,8 +228,10 @@ public class SeatMaps {
                                     available.add(view);
                                 }
                             }
-                            return new SeatMapSnapshot(concertDateId, date.concertId(), json.writeValueAsBytes(new SeatMap(concertDateId, all)),
-                                    json.writeValueAsBytes(new SeatMap(concertDateId, available)), available.size(), started);
+                            byte[] allJson = json.writeValueAsBytes(new SeatMap(concertDateId, all));
+                            byte[] availableJson = json.writeValueAsBytes(new SeatMap(concertDateId, available));
+                            return new SeatMapSnapshot(concertDateId, date.concertId(), allJson, availableJson, gzip(allJson),
+                                    gzip(availableJson), available.size(), started);
                         }));
     }
 

@@ -21,7 +21,7 @@ class SeatMapApiTest extends IntegrationTest {
 
     /** The route's pre-serialised body, decoded (the token guard is tested elsewhere). */
     private CatalogController.SeatMap seats(long date, String status) {
-        var response = catalog.seats(date, status).block();
+        var response = catalog.seats(date, status, null).block();
         assertThat(response.getHeaders().getContentType()).hasToString("application/json");
         return json.readValue(response.getBody(), CatalogController.SeatMap.class);
     }
@@ -51,8 +51,20 @@ class SeatMapApiTest extends IntegrationTest {
 
     @Test
     void unknownDateAndBadStatus() {
-        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, "all").block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
-        assertThat(catchCode(() -> catalog.seats(1, "sold").block())).isEqualTo("VALIDATION_FAILED");
+        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, "all", null).block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
+        assertThat(catchCode(() -> catalog.seats(1, "sold", null).block())).isEqualTo("VALIDATION_FAILED");
+    }
+
+    @Test
+    void gzipIsServedOnlyWhenAccepted() {
+        assertThat(CatalogController.acceptsGzip(null)).isFalse();
+        assertThat(CatalogController.acceptsGzip("")).isFalse();
+        assertThat(CatalogController.acceptsGzip("identity")).isFalse();
+        assertThat(CatalogController.acceptsGzip("gzip")).isTrue();
+        assertThat(CatalogController.acceptsGzip("br, GZIP;q=0.8, deflate")).isTrue();
+        assertThat(CatalogController.acceptsGzip("*")).isTrue();
+        assertThat(CatalogController.acceptsGzip("gzip;q=0")).isFalse();
+        assertThat(CatalogController.acceptsGzip("gzip; q=0.000, br")).isFalse();
     }
 
     private static String catchCode(Runnable call) {

@@ -195,5 +195,21 @@ class SeatMapCacheTest extends QueueTestSupport {
             return seats(available).size() == 49_999 && seat(available, 25_000) == null;
         });
         assertThat(seat(seatMap(token, date, "all"), 25_000).get("status")).isEqualTo("HELD");
+
+        // Clients that accept gzip get the same map, compressed once per version.
+        var plain = bigBodies().get().uri("/api/v1/concerts/dates/{d}/seats?status=all", date).headers(withPass(token))
+                .exchange().expectStatus().isOk().expectBody(byte[].class).returnResult().getResponseBody();
+        var zipped = bigBodies().get().uri("/api/v1/concerts/dates/{d}/seats?status=all", date).headers(withPass(token))
+                .header(HttpHeaders.ACCEPT_ENCODING, "gzip, deflate")
+                .exchange().expectStatus().isOk()
+                .expectHeader().valueEquals(HttpHeaders.CONTENT_ENCODING, "gzip")
+                .expectHeader().valueEquals(HttpHeaders.VARY, HttpHeaders.ACCEPT_ENCODING)
+                .expectBody(byte[].class).returnResult().getResponseBody();
+        assertThat(zipped.length).isLessThan(plain.length / 5);
+        try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(zipped))) {
+            assertThat(in.readAllBytes()).isEqualTo(plain);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }
