@@ -8,6 +8,7 @@ import com.concertbooking.support.ErrorCode;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Positive;
+import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
@@ -84,6 +85,7 @@ public class CatalogController {
     @ApiResponse(responseCode = "200", content = @Content(mediaType = "application/json", schema = @Schema(implementation = SeatMap.class)))
     public Mono<ResponseEntity<byte[]>> seats(@PathVariable @Positive long concertDateId,
                                               @RequestParam(defaultValue = "available") String status,
+                                              @Parameter(hidden = true) // ordinary HTTP content negotiation, not an API parameter
                                               @RequestHeader(name = HttpHeaders.ACCEPT_ENCODING, required = false) String acceptEncoding) {
         boolean onlyFree = switch (status.toLowerCase()) {
             case "available" -> true;
