@@ -148,8 +148,11 @@ class SeatMapCacheTest extends QueueTestSupport {
         assertThat(seatMaps.seatMapDirty(date)).isFalse();
 
         // Another instance's message: this one marks the date dirty.
-        redis.convertAndSend(SeatMaps.CHANNEL, "otherins " + (date + 1_000_000) + "," + date).block(Duration.ofSeconds(5));
-        eventually("a remote change marks the date dirty", () -> seatMaps.seatMapDirty(date));
+        // Repeated until seen: the app's listener may still be subscribing when the test starts (pub/sub keeps nothing).
+        eventually("a remote change marks the date dirty", () -> {
+            redis.convertAndSend(SeatMaps.CHANNEL, "otherins " + (date + 1_000_000) + "," + date).block(Duration.ofSeconds(5));
+            return seatMaps.seatMapDirty(date);
+        });
 
         // A local change is published for the others (coalesced, one message per publish interval).
         String id = Long.toString(date + 7);
