@@ -27,9 +27,9 @@ REDIS_PORT = os.environ["REDIS_PORT"]
 DB = os.environ["DB"]
 ADMIN = os.environ.get("ADMIN_KEY", "dev-admin-key")
 OUT = os.environ["OUT"]
-JOINERS = int(os.environ.get("JOINERS", "4000"))
+JOINERS = int(os.environ.get("JOINERS", "2000"))
 DURATION = os.environ.get("DURATION", "5s")
-CONNS = os.environ.get("CONNS", "16")
+CONNS = os.environ.get("CONNS", "8")
 THREADS = os.environ.get("THREADS", "2")
 TICK_WINDOW = int(os.environ.get("TICK_WINDOW", "6"))
 ADMIT_PER_TICK = int(os.environ.get("ADMIT_PER_TICK", "500"))
@@ -229,13 +229,14 @@ def main():
                 "waiting_before": w0, "waiting_after": w1,
                 "redis_script_us": round((c1[1] - c0[1]) / max(1, c1[0] - c0[0]), 1)}
         log(f"N={n}: tick {tick}")
-        row = {"waiting": n, "seed_seconds": round(seed_s, 1), "used_memory_before": mem0, "used_memory_after": mem1,
+        row = {"load_avg_1m": os.getloadavg()[0], "waiting": n, "seed_seconds": round(seed_s, 1), "used_memory_before": mem0, "used_memory_after": mem1,
                "bytes_per_fan": round((mem1 - mem0) / n, 1), "join": join, "status": status, "tick": tick, "machine": machine}
         print(json.dumps(row), flush=True)
         rows.append(row)
 
     print()
-    print(f"Machine: {machine['cores']} cores, Redis {machine['redis']}; wrk {machine['wrk']}; {JOINERS} measured fans.")
+    print(f"Machine: {machine['cores']} cores, Redis {machine['redis']}; wrk {machine['wrk']}; {JOINERS} measured fans; "
+          f"load average (1 min) at each size: {[r['load_avg_1m'] for r in rows]}.")
     print()
     print("| waiting | Redis bytes/fan | join p50 / p99 ms (rps) | status p50 / p99 ms (rps) | script us join / status | "
           "admission pass mean / max ms (admitted/s) | tick script us |")
