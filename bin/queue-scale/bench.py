@@ -167,7 +167,7 @@ def main():
     # Warm-up on an empty queue (JIT, connection pools), then the sizes.
     call("PUT", f"/api/v1/admin/queues/{concert}/policy", admin=True,
          body={"admitPerTick": 0, "maxActive": 1_000_000, "waitingTimeoutSeconds": 86400})
-    wrk(os.path.join(here, "join.lua"), {"CONCERT": str(concert), "TOKENS": tokens_file}, duration="4s")
+    wrk(os.path.join(here, "join.lua"), {"CONCERT": str(concert), "TOKENS": tokens_file}, duration=os.environ.get("WARMUP", "12s"))
 
     machine = {"cores": os.cpu_count(), "redis": info("server").get("redis_version"), "joiners": JOINERS,
                "wrk": f"-t{THREADS} -c{CONNS} -d{DURATION}"}
@@ -223,7 +223,8 @@ def main():
         p99_bucket = next((le for le in sorted(over) if over[le] >= 0.99 * passes), None)
         tick = {"passes": int(passes),
                 "mean_ms": round(1000 * (s1["booking_queue_tick_seconds_sum"] - s0["booking_queue_tick_seconds_sum"]) / max(1, passes), 2),
-                "max_ms": round(1000 * s1["booking_queue_tick_seconds_max"], 2),
+                # Micrometer's max decays over minutes and carries earlier sizes' passes: for reference only.
+                "max_ms_rolling": round(1000 * s1["booking_queue_tick_seconds_max"], 2),
                 "p99_le_ms": None if p99_bucket is None else (p99_bucket * 1000 if p99_bucket != float("inf") else "inf"),
                 "admitted": int(s1["booking_queue_admissions_total"] - s0["booking_queue_admissions_total"]),
                 "waiting_before": w0, "waiting_after": w1,
@@ -245,7 +246,7 @@ def main():
         j, s, t = r["join"], r["status"], r["tick"]
         print(f"| {r['waiting']:,} | {r['bytes_per_fan']} | {j['p50_ms']} / {j['p99_ms']} ({j['rps']}) | "
               f"{s['p50_ms']} / {s['p99_ms']} ({s['rps']}) | {j['redis_script_us']} / {s['redis_script_us']} | "
-              f"{t['mean_ms']} / {t['max_ms']} ({round(t['admitted'] / TICK_WINDOW)}) | {t['redis_script_us']} |")
+              f"{t['mean_ms']} / <= {t['p99_le_ms']} ({round(t['admitted'] / TICK_WINDOW)}) | {t['redis_script_us']} |")
 
 
 if __name__ == "__main__":
