@@ -240,7 +240,7 @@ def main():
           f"load average (1 min) at each size: {[r['load_avg_1m'] for r in rows]}.")
     print()
     print("| waiting | Redis bytes/fan | join p50 / p99 ms (rps) | status p50 / p99 ms (rps) | script us join / status | "
-          "admission pass mean / max ms (admitted/s) | tick script us |")
+          "admission pass mean ms / p99 bucket ms (admitted/s) | Redis us per admit-script call |")
     print("|---:|---:|---|---|---|---|---:|")
     for r in rows:
         j, s, t = r["join"], r["status"], r["tick"]
