@@ -16,8 +16,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Queue meters: waiting and active per concert (refreshed by every instance's scheduler pass), admissions
- * made by this instance, and open SSE streams. Also remembers each concert's effective waiting timeout,
- * which the stream hub needs to keep open streams counted as present.
+ * made by this instance, open SSE streams, and how long each admission pass takes ({@code booking.queue.tick}).
+ * Also remembers each concert's effective waiting timeout, which the stream hub needs to keep open streams
+ * counted as present.
  */
 @Component
 public class QueueMetrics {
