@@ -76,7 +76,9 @@ const tag = Date.now().toString(36);
 const concert = (await admin('POST', '/api/v1/admin/concerts', { name: `streams-${tag}`, description: 'bench',
   dates: [{ startsAt: new Date(Date.now() + 30 * 864e5).toISOString().replace(/\.\d+Z$/, 'Z'), venue: `streams-hall-${tag}`,
     seats: [{ grade: 'R', price: 1000, count: 10 }] }] })).json.concertId;
-await admin('PUT', `/api/v1/admin/queues/${concert}/policy`, { admitPerTick: 0, maxActive: 1000000 });
+// Joining and opening thousands of streams takes minutes on a busy machine: the fans who joined first must not be
+// dropped as idle (waiting-timeout, 2 min by default) before their stream opens.
+await admin('PUT', `/api/v1/admin/queues/${concert}/policy`, { admitPerTick: 0, maxActive: 1000000, waitingTimeoutSeconds: 86400 });
 
 const mysql = (sql) => execFileSync('mariadb', ['-ubooking', '-pbooking', '-h127.0.0.1', '-N', args.db, '-e', sql], { encoding: 'utf8' });
 mysql(`INSERT INTO users (username, balance) SELECT CONCAT('st-${tag}-', seq), 0 FROM seq_1_to_${N}`);
@@ -140,9 +142,9 @@ async function window(label) {
 const idle = await window('idle');
 const heapWith = await liveHeapMb();
 const fdsWith = openFds();
-await admin('PUT', `/api/v1/admin/queues/${concert}/policy`, { admitPerTick: 20, maxActive: 1000000 });
+await admin('PUT', `/api/v1/admin/queues/${concert}/policy`, { admitPerTick: 20, maxActive: 1000000, waitingTimeoutSeconds: 86400 });
 const moving = await window('moving');
-await admin('PUT', `/api/v1/admin/queues/${concert}/policy`, { admitPerTick: 0, maxActive: 1000000 });
+await admin('PUT', `/api/v1/admin/queues/${concert}/policy`, { admitPerTick: 0, maxActive: 1000000, waitingTimeoutSeconds: 86400 });
 const perStreamKb = open.length ? +(((heapWith - heapBefore) * 1024) / open.length).toFixed(1) : null;
 console.log(JSON.stringify({ requested: N, opened: open.length, serverStreams, failures, retriedJoins: retried, signSeconds, joinSeconds,
   openSeconds, heapBeforeMb: +heapBefore.toFixed(1), heapWithMb: +heapWith.toFixed(1), heapPerStreamKb: perStreamKb,
