@@ -208,7 +208,9 @@ class ObservabilityConfigTest extends BookingTestBase {
         pay(fan, concert.concertId(), held.reservationId(), unique("key"));
         reservations.cancel(held.reservationId(), fan).block(Duration.ofSeconds(10));
         var expiring = hold(fan, concert, 2);
-        db.sql("UPDATE reservation SET held_until = NOW(6) - INTERVAL 1 MINUTE WHERE id = :id")
+        // The application's clock and column convention (UTC), not the database server's NOW().
+        db.sql("UPDATE reservation SET held_until = :past WHERE id = :id")
+                .bind("past", TimeConfig.toDb(java.time.Instant.now().minus(Duration.ofMinutes(1))))
                 .bind("id", expiring.reservationId()).fetch().rowsUpdated().block();
         await().atMost(Duration.ofSeconds(15)).until(() -> {
             sweeper.sweep().block(Duration.ofSeconds(10));
