@@ -17,8 +17,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import com.concertbooking.reservation.BookingTestBase;
-import com.concertbooking.reservation.HoldSweeper;
+import com.concertbooking.booking.BookingTestBase;
+import com.concertbooking.booking.HoldSweeper;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.yaml.snakeyaml.Yaml;
