@@ -269,7 +269,11 @@ final class Fan {
 
     long hold(long dateId, int firstSeat) {
         int seats = run.seatsPerDate();
+        int retries = 0;
         for (int i = 0; i < seats * 2; i++) {
+            if (retries > 60) {
+                break;
+            }
             int seat = (firstSeat - 1 + i) % seats + 1;
             Map<String, Object> body = Map.of("userId", userId, "concertDateId", dateId, "seatNumber", seat);
             Reply r = run.http().send("POST", "/api/v1/reservations", body, authAndPass());
@@ -285,11 +289,13 @@ final class Fan {
                 if (mine != null) {
                     return mine;
                 }
+                retries++;
                 i--;
                 continue;
             }
             if (r.status() == 429) {
                 Http.pause(Http.retryPause(r, 500));
+                retries++;
                 i--;
                 continue;
             }
