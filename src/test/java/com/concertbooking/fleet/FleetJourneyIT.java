@@ -50,11 +50,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class FleetJourneyIT {
 
+    // The defaults are the check that bin/test runs. Other values measure instead (docs/fleet.md, scale-out cost):
+    // e.g. -Dfleet.instances=1 -Dfleet.kill=false -Dfleet.fans=400 -Dfleet.admitPerTick=500 -Dfleet.maxActive=5000.
+    static final int INSTANCES = Integer.getInteger("fleet.instances", 3);
+    static final boolean KILL = Boolean.parseBoolean(System.getProperty("fleet.kill", "true")) && INSTANCES >= 2;
     static final int FANS = Integer.getInteger("fleet.fans", 130);
     static final int DATES = 8;
-    static final int SEATS_PER_DATE = 20;
-    static final int ADMIT_PER_TICK = 8;
-    static final int MAX_ACTIVE = 20;
+    static final int SEATS_PER_DATE = Math.max(20, (FANS * 5 / 4 + DATES - 1) / DATES);
+    static final int ADMIT_PER_TICK = Integer.getInteger("fleet.admitPerTick", 8);
+    static final int MAX_ACTIVE = Integer.getInteger("fleet.maxActive", 20);
     static final int KILLED = 2;
     static final String RUN = Long.toString(System.currentTimeMillis(), 36);
     static final String PASSWORD = "fleet-pass-" + RUN;
@@ -83,7 +87,7 @@ class FleetJourneyIT {
         e.put("BOOKING_EVENTS_CONSUMER_GROUP", GROUP);
         // Start-up speed over peak speed (three JVMs start on two shared cores): C1 only, serial GC, and the
         // OpenAPI document built on first request instead of at start (nobody requests it here).
-        e.put("BOOKING_FLEET_JAVA_OPTS", "-Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1");
+        e.put("BOOKING_FLEET_JAVA_OPTS", System.getProperty("fleet.javaOpts", "-Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"));
         e.put("BOOKING_FLEET_ARGS", "--springdoc.pre-loading-enabled=false");
         return e;
     }
@@ -118,9 +122,9 @@ class FleetJourneyIT {
         }
         fleet("down");
         Instant t0 = Instant.now();
-        int rc = fleet("up", "--instances", "3");
+        int rc = fleet("up", "--instances", Integer.toString(INSTANCES));
         assertThat(rc).as("bin/fleet up (log: %s)", STATE.resolve("fleet-command.log")).isZero();
-        note("fleet of 3 up in %d s", Duration.between(t0, Instant.now()).toSeconds());
+        note("fleet of " + INSTANCES + " up in %d s", Duration.between(t0, Instant.now()).toSeconds());
         adminKey = Files.readString(STATE.resolve("admin-key")).trim();
         http = new Http("http://127.0.0.1:" + PORT);
     }
@@ -237,7 +241,7 @@ class FleetJourneyIT {
             journeys.add(pool.submit(fan::journey));
         }
         Map<String, Object> kill = new LinkedHashMap<>();
-        Future<?> killer = pool.submit(() -> {
+        Future<?> killer = !KILL ? java.util.concurrent.CompletableFuture.completedFuture(null) : pool.submit(() -> {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (System.nanoTime() < deadline && !(run.paid().get() >= FANS / 8 && run.openStreams().get() >= 10)) {
                 Http.pause(100);
@@ -279,8 +283,10 @@ class FleetJourneyIT {
         pool.shutdown();
 
         List<String> failed = fans.stream().filter(f -> f.failure != null).map(f -> "fan " + f.index + ": " + f.failure).toList();
-        note("fans %d, journey %d s, requests %d (setup %d), transit failures %d, by status %s, by instance %s",
-                FANS, journeyTime.toSeconds(), http.requests.get() - requestsBefore, requestsBefore, http.failures.get(),
+        long journeyRequests = http.requests.get() - requestsBefore;
+        note("fans %d, journey %.1f s (%.1f journeys/s, %.0f requests/s), requests %d (setup %d), transit failures %d, by status %s, by instance %s",
+                FANS, journeyTime.toMillis() / 1000.0, FANS * 1000.0 / journeyTime.toMillis(), journeyRequests * 1000.0 / journeyTime.toMillis(),
+                journeyRequests, requestsBefore, http.failures.get(),
                 new TreeMap<>(http.byStatus), new TreeMap<>(http.byServer));
         note("kill of instance %d: %s", KILLED, kill);
         note("failures per second of the run: %s", new TreeMap<>(http.failuresBySecond));
@@ -290,19 +296,25 @@ class FleetJourneyIT {
                 activeSamples.get(), ownersSeen);
 
         assertThat(failed).as("every fan finished the journey").isEmpty();
-        assertThat(kill.get("rcKill")).isEqualTo(0);
-        assertThat(kill.get("rcStart")).as("the killed instance restarts").isEqualTo(0);
-        assertThat((Long) kill.get("restartToServingMs")).as("the restarted instance serves through the balancer again").isPositive();
-        assertThat(http.byServer.keySet()).as("all instances served").contains("app1", "app2", "app3");
+        for (int i = 1; i <= INSTANCES; i++) {
+            assertThat(http.byServer.keySet()).as("all instances served").contains("app" + i);
+        }
+        if (KILL) {
+            assertThat(kill.get("rcKill")).isEqualTo(0);
+            assertThat(kill.get("rcStart")).as("the killed instance restarts").isEqualTo(0);
+            assertThat((Long) kill.get("restartToServingMs")).as("the restarted instance serves through the balancer again").isPositive();
+        }
 
         // SPEC 4.7: never above the cap, sampled all along.
-        assertThat(activeSamples.get()).isGreaterThan(50);
+        assertThat(activeSamples.get()).isGreaterThan(20);
         assertThat(maxActive.get()).as("admissions never above the active cap").isBetween(1, MAX_ACTIVE);
         // SPEC 13: streams that broke with their instance reconnected elsewhere and kept their place.
-        assertThat(run.reconnects().get()).as("streams on the killed instance reconnected").isPositive();
+        if (KILL) {
+            assertThat(run.reconnects().get()).as("streams on the killed instance reconnected").isPositive();
+        }
         assertThat(run.placeLost()).as("no stream went back in the queue").isEmpty();
         // Issue 12 item 6: the consumer group spread over the instances.
-        assertThat(maxOwners.get()).as("more than one instance owned partitions").isGreaterThan(1);
+        assertThat(maxOwners.get()).as("more than one instance owned partitions").isGreaterThan(INSTANCES > 1 ? 1 : 0);
 
         loginThrottleCountsTheRealAddress();
         checkRulesInTheStore(fans, concertId, dateIds);
