@@ -22,6 +22,13 @@ final class Http {
 
     static final ObjectMapper JSON = JsonMapper.builder().build();
 
+    static {
+        // The balancer closes idle client connections after 10 s (timeout http-keep-alive). The JDK client keeps
+        // them 20 minutes and would now and then send a request on one the balancer is closing: a failure that
+        // has nothing to do with the instance being killed. Give them up first.
+        System.setProperty("jdk.httpclient.keepalive.timeout", "5");
+    }
+
     /** One answer; {@code status} 0 means no HTTP answer at all (connection reset, timeout). */
     record Reply(int status, JsonNode body, String servedBy, String retryAfter, String error) {
         boolean ok() {
