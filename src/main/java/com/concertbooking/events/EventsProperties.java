@@ -40,11 +40,18 @@ public record EventsProperties(String topicPrefix, String dltSuffix, Topics topi
                         Duration lagInterval, String instanceId) {}
 
     /**
-     * @param maxAttempts  attempts for an event that fails for a reason of its own before it goes to the DLT
-     *                     (database outages are retried without limit instead: they are not the event's fault)
+     * @param maxAttempts    attempts for an event that fails for a reason of its own before it goes to the DLT
+     *                       (database outages are retried without limit instead: they are not the event's fault)
+     * @param sessionTimeout how long the group waits for a silent member (a killed instance) before its
+     *                       partitions go to the others; the client's 45 s default would stall those partitions
      */
     public record Consumer(boolean enabled, String group, int maxAttempts, Duration retryBackoff,
-                           Duration commitInterval) {}
+                           Duration commitInterval, Duration sessionTimeout) {
+
+        public Consumer {
+            sessionTimeout = sessionTimeout == null ? Duration.ofSeconds(10) : sessionTimeout;
+        }
+    }
 
     /** The four topics of SPEC section 7, as named on the broker. */
     public String topic(String baseTopic) {

@@ -141,6 +141,10 @@ public class ReactorKafkaTransport implements EventTransport, DisposableBean {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 200);
+        // A killed instance's partitions move to the survivors after the session timeout (heartbeats at a third of it).
+        int session = (int) properties.consumer().sessionTimeout().toMillis();
+        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, session);
+        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Math.max(500, session / 3));
         ReceiverOptions<String, String> options = ReceiverOptions.<String, String>create(p)
                 .subscription(List.copyOf(topics))
                 .commitInterval(properties.consumer().commitInterval())

@@ -22,8 +22,8 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
-/** Plain kafka-clients producer/consumer for tests: an outside view of the topics, independent of our code. */
-final class KafkaTestClients {
+/** Plain kafka-clients producer/consumer for tests: an outside view of the topics, independent of our code (public: fleet.FleetJourneyIT reads topics too). */
+public final class KafkaTestClients {
 
     private KafkaTestClients() {}
 
@@ -44,7 +44,7 @@ final class KafkaTestClients {
      * the records matching {@code filter}, or the timeout passes; returns the matching records in
      * partition-then-offset order.
      */
-    static List<ConsumerRecord<String, String>> read(String bootstrap, String topic, Predicate<ConsumerRecord<String, String>> filter,
+    public static List<ConsumerRecord<String, String>> read(String bootstrap, String topic, Predicate<ConsumerRecord<String, String>> filter,
                                                      Predicate<List<ConsumerRecord<String, String>>> done, Duration timeout) {
         Map<String, Object> p = new HashMap<>();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
