@@ -213,11 +213,62 @@ def parse_wrk(text):
     return out
 
 
+class PoolSampler(threading.Thread):
+    """R2DBC pool gauges from the Prometheus scrape every 0.5 s during a measured run (pending = acquisitions
+    waiting for a connection)."""
+
+    def __init__(self, base, admin_key):
+        super().__init__(daemon=True)
+        self.api = Api(base, admin_key)
+        self.samples = []
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.5):
+            try:
+                conn = http.client.HTTPConnection(self.api.host, self.api.port, timeout=5)
+                conn.request("GET", "/actuator/prometheus", headers={"X-Admin-Key": self.api.admin_key})
+                text = conn.getresponse().read().decode("utf-8", "replace")
+                conn.close()
+            except (OSError, http.client.HTTPException):
+                continue
+            vals = {}
+            for metric in ("r2dbc_pool_pending_connections", "r2dbc_pool_acquired_connections", "r2dbc_pool_max_allocated_connections"):
+                m = re.search(r"^%s\{[^}]*\} ([\d.eE+-]+)" % metric, text, re.M)
+                if m:
+                    vals[metric] = float(m.group(1))
+            if vals:
+                self.samples.append(vals)
+
+    def stop(self):
+        self.done.set()
+        self.join(timeout=6)
+
+    def summary(self):
+        if not self.samples:
+            return None
+        pend = [s.get("r2dbc_pool_pending_connections", 0) for s in self.samples]
+        acq = [s.get("r2dbc_pool_acquired_connections", 0) for s in self.samples]
+        return {"samples": len(self.samples), "pending_max": max(pend), "pending_mean": sum(pend) / len(pend),
+                "acquired_mean": sum(acq) / len(acq), "max": self.samples[-1].get("r2dbc_pool_max_allocated_connections")}
+
+
 class Runner:
     def __init__(self, a, out):
         self.a, self.out = a, out
         self.base = a.base
         self.results = []
+        # the service's dependencies in the request path get the same weight as it while measuring
+        self.boost_pids = []
+        for name, cmd in (("mariadbd", ["pgrep", "-xo", "mariadbd"]),
+                          ("redis", ["redis-cli", "-p", str(a.redis_port), "info", "server"])):
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
+                m = re.search(r"process_id:(\d+)", out) if name == "redis" else re.match(r"(\d+)", out)
+                if m:
+                    self.boost_pids.append(int(m.group(1)))
+            except (OSError, subprocess.SubprocessError):
+                pass
 
     def wrk(self, name, script_file, offset, mode, secs, latency=True):
         cmd = ["wrk", "-t%d" % self.a.threads, "-c%d" % self.a.conns, "-d%ds" % secs, "--timeout", "10s"]
@@ -253,8 +304,11 @@ class Runner:
                         "--", script_file, str(offset), mode, str(a.threads)]
         else:
             wrk_cmd.append(self.base + "/actuator/health/liveness")
+        pool = PoolSampler(self.base, a.admin_key)
+        pool.start()
         with open(cmd_file, "w") as f:
             p = subprocess.run(db_cmd + wrk_cmd, stdout=subprocess.PIPE, stderr=f, text=True)
+        pool.stop()
         c1 = cpu_secs(a.app_pid)
         t_end = time.time()
         self.boost(False)
@@ -276,7 +330,7 @@ class Runner:
             with open(os.path.join(self.out, "%s.breakdown.md" % key), "w") as f:
                 f.write(bd.stdout + bd.stderr)
         r.pop("raw", None)
-        r.update({"t_start": t_start, "t_end": t_end, "key": key, "label": LABEL.get(key, key), "command": " ".join(wrk_cmd), "offset": offset,
+        r.update({"pool": pool.summary(), "t_start": t_start, "t_end": t_end, "key": key, "label": LABEL.get(key, key), "command": " ".join(wrk_cmd), "offset": offset,
                   "app_cpu_s": round(c1 - c0, 2), "load_before": " ".join(load0),
                   "load_after": " ".join(open("/proc/loadavg").read().split()[:3])})
         n = r.get("requests") or 0
@@ -295,11 +349,12 @@ class Runner:
         only, the session's autogroup gets a higher weight (nice --cpu-boost), then it is put back to 0."""
         if not self.a.cpu_boost or not self.a.app_pid:
             return
-        try:
-            with open("/proc/%d/autogroup" % self.a.app_pid, "w") as f:
-                f.write(str(self.a.cpu_boost if on else 0))
-        except OSError as e:
-            log("cpu boost not possible: %s" % e)
+        for pid in [self.a.app_pid] + self.boost_pids:
+            try:
+                with open("/proc/%d/autogroup" % pid, "w") as f:
+                    f.write(str(self.a.cpu_boost if on else 0))
+            except OSError as e:
+                log("cpu boost not possible for pid %d: %s" % (pid, e))
 
     def hey_rate(self, key, path, access, queue, rate, secs):
         """Latency at a fixed offered rate (issue 10: 50,000-seat map p99 < 100 ms at 1,000 req/s): hey with
@@ -352,6 +407,7 @@ def main():
     ap.add_argument("--users", type=int, default=100000, help="seeded users 1..N")
     ap.add_argument("--concerts", type=int, default=10000, help="seeded concerts 1..N")
     ap.add_argument("--db-user", default="")
+    ap.add_argument("--redis-port", type=int, default=int(os.environ.get("BOOKING_REDIS_PORT", "6379")))
     ap.add_argument("--jfr", action="store_true", help="the service runs a JFR recording named 'bench' (bin/bench --jfr)")
     ap.add_argument("--cpu-boost", type=int, default=0, help="autogroup nice of the service's session while measuring (e.g. -10)")
     ap.add_argument("--pays", type=int, default=6000, help="prepared holds to pay")
@@ -480,29 +536,32 @@ def fmt(v, nd=1):
 
 def markdown(results, live):
     out = ["| endpoint | requests | req/s | p50 ms | p99 ms | non-2xx | ratio to liveness | issue 10 target | app CPU µs/req "
-           "| DB statements/req | DB commits/req | fsyncs/req | DB busy µs/req | load avg (1/5/15 min) |",
-           "|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---|"]
+           "| DB statements/req | COMMITs/req | fsyncs/req | DB CPU µs/req | DB busy µs/req | pool in use (mean) / waiting (max) | load avg (1/5/15 min) |",
+           "|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|:-:|---|"]
     for r in results:
         n = r.get("requests") or 0
         db = (r.get("db") or {}).get("delta", {})
-        stm = com = fs = busy = None
+        stm = com = fs = busy = dbcpu = None
         if n and db:
             if "u.select_commands" in db:
                 stm = (db["u.select_commands"] + db["u.update_commands"] + db["u.other_commands"]) / n
-                com = db["u.commits"] / n
                 busy = db["u.busy_time_s"] * 1e6 / n
+                dbcpu = db["u.cpu_time_s"] * 1e6 / n
             else:
-                stm, com = db.get("g.questions", 0) / n, db.get("g.com_commit", 0) / n
-            fs = db.get("g.innodb_os_log_fsyncs", 0) / n
+                stm = db.get("g.questions", 0) / n
+            com = db.get("g.com_commit", 0) / n
+            fs = db.get("g.innodb_data_fsyncs", 0) / n
+        pool = r.get("pool") or {}
+        pool_s = "%.0f / %.0f" % (pool["acquired_mean"], pool["pending_max"]) if pool else "-"
         ratio = r["rps"] / live["rps"] * 100 if live and live["rps"] and r["key"] != "liveness" else (100.0 if r["key"] == "liveness" else None)
         tgt = TARGET.get(r["key"])
         tgt_s = "-" if tgt is None else ("%d %%: %s" % (tgt, "met" if ratio is not None and ratio >= tgt else "missed"))
         if r["key"].startswith("seats50k@"):
             tgt_s = "p99 < 100 ms: %s" % ("met" if r["p99"] < 100 and r["rps"] >= 0.95 * float(r["key"].split("@")[1]) else "missed")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["label"], fmt(n), fmt(r["rps"], 0), fmt(r["p50"]), fmt(r["p99"]), fmt(r["non2xx"] + r.get("socket_errors", 0)),
             "-" if ratio is None else "%.1f %%" % ratio, tgt_s, fmt(r.get("app_cpu_us_per_req"), 0),
-            fmt(stm, 2), fmt(com, 2), fmt(fs, 2), fmt(busy, 0), r.get("load_before", "-")))
+            fmt(stm, 2), fmt(com, 2), fmt(fs, 2), fmt(dbcpu, 0), fmt(busy, 0), pool_s, r.get("load_before", "-")))
     return "\n".join(out)
 
 
