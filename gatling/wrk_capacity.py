@@ -539,6 +539,8 @@ def markdown(results, live):
            "| DB statements/req | COMMITs/req | fsyncs/req | DB CPU µs/req | DB busy µs/req | pool in use (mean) / waiting (max) | load avg (1/5/15 min) |",
            "|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|:-:|---|"]
     for r in results:
+        if r["key"] == "liveness":
+            live = r  # ratios to the trivial endpoint measured last before (repeated pairs in one run)
         n = r.get("requests") or 0
         db = (r.get("db") or {}).get("delta", {})
         stm = com = fs = busy = dbcpu = None
