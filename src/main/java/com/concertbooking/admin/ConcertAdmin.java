@@ -1,9 +1,9 @@
 package com.concertbooking.admin;
 
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 
+import com.concertbooking.booking.SeatInventory;
 import com.concertbooking.catalog.CatalogCache;
 import com.concertbooking.support.TimeConfig;
 import jakarta.validation.Valid;
@@ -24,8 +24,6 @@ import reactor.core.publisher.Mono;
 /** Creates a concert with its dates, venues and numbered seats in one transaction. */
 @Service
 public class ConcertAdmin {
-
-    static final int SEAT_BATCH = 1000;
 
     public record SeatBlock(@NotBlank @Pattern(regexp = "[A-Za-z0-9_-]{1,20}", message = "must be 1-20 letters, digits, '_' or '-'") String grade,
                             @NotNull @Min(0) @Max(10_000_000) Long price,
@@ -56,11 +54,13 @@ public class ConcertAdmin {
     private final DatabaseClient db;
     private final TransactionalOperator tx;
     private final CatalogCache cache;
+    private final SeatInventory seats;
 
-    public ConcertAdmin(DatabaseClient db, TransactionalOperator tx, CatalogCache cache) {
+    public ConcertAdmin(DatabaseClient db, TransactionalOperator tx, CatalogCache cache, SeatInventory seats) {
         this.db = db;
         this.tx = tx;
         this.cache = cache;
+        this.seats = seats;
     }
 
     public Mono<CreatedConcert> create(CreateConcert request) {
@@ -84,7 +84,10 @@ public class ConcertAdmin {
                         .bind("c", concertId).bind("v", venueId).bind("s", TimeConfig.toDb(date.startsAt())).bind("t", total)
                         .filter(s -> s.returnGeneratedValues("id"))
                         .map(r -> r.get("id", Long.class)).one())
-                .flatMap(dateId -> insertSeats(dateId, date.seats()).thenReturn(new CreatedDate(dateId, date.startsAt(), venue, total)));
+                // Seats have one owner (SeatInventory): it numbers and inserts them and announces the new date's seats.
+                .flatMap(dateId -> seats.create(dateId, date.seats().stream()
+                                .map(b -> new SeatInventory.SeatRun(b.grade(), b.price(), b.count())).toList())
+                        .thenReturn(new CreatedDate(dateId, date.startsAt(), venue, total)));
     }
 
     private Mono<Long> venueId(String name) {
@@ -95,27 +98,4 @@ public class ConcertAdmin {
                 .map(r -> r.get("id", Long.class)).one();
     }
 
-    /** Seats are numbered from 1 in the order given, inserted in multi-row batches. */
-    private Mono<Void> insertSeats(long dateId, List<SeatBlock> blocks) {
-        record SeatValue(int number, String grade, long price) {}
-        List<SeatValue> seats = new ArrayList<>();
-        int number = 1;
-        for (SeatBlock block : blocks) {
-            for (int i = 0; i < block.count(); i++) {
-                seats.add(new SeatValue(number++, block.grade(), block.price()));
-            }
-        }
-        return Flux.fromIterable(seats).buffer(SEAT_BATCH).concatMap(batch -> {
-            StringBuilder sql = new StringBuilder("INSERT INTO seat (concert_date_id, seat_number, grade, price) VALUES ");
-            for (int i = 0; i < batch.size(); i++) {
-                sql.append(i == 0 ? "" : ",").append("(:d, :n").append(i).append(", :g").append(i).append(", :p").append(i).append(')');
-            }
-            var spec = db.sql(sql.toString()).bind("d", dateId);
-            for (int i = 0; i < batch.size(); i++) {
-                SeatValue seat = batch.get(i);
-                spec = spec.bind("n" + i, seat.number()).bind("g" + i, seat.grade()).bind("p" + i, seat.price());
-            }
-            return spec.fetch().rowsUpdated();
-        }).then();
-    }
 }

@@ -1,6 +1,5 @@
 package com.concertbooking.catalog;
 
-import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
 
@@ -9,9 +8,17 @@ import com.concertbooking.support.ErrorCode;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Positive;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
@@ -22,12 +29,12 @@ public class CatalogController {
 
     private final CatalogStore store;
     private final CatalogCache cache;
-    private final Clock clock;
+    private final SeatMaps seatMaps;
 
-    public CatalogController(CatalogStore store, CatalogCache cache, Clock clock) {
+    public CatalogController(CatalogStore store, CatalogCache cache, SeatMaps seatMaps) {
         this.store = store;
         this.cache = cache;
-        this.clock = clock;
+        this.seatMaps = seatMaps;
     }
 
     public record ConcertSummary(long concertId, String name, String description) {}
@@ -66,34 +73,62 @@ public class CatalogController {
     }
 
     @GetMapping("/{concertId}/dates")
-    public Mono<UpcomingDates> dates(@PathVariable @Positive long concertId) {
-        // Counts of free seats move with every hold: served fresh from the database (index on (concert_date_id, status)).
-        Instant now = clock.instant();
-        return store.concert(concertId)
+    @ApiResponse(responseCode = "200", content = @Content(mediaType = "application/json", schema = @Schema(implementation = UpcomingDates.class)))
+    public Mono<ResponseEntity<byte[]>> dates(@PathVariable @Positive long concertId) {
+        // Free-seat counts move with every hold: served from SeatMaps' per-concert snapshot (at most 1 s stale, SPEC 8).
+        return seatMaps.datesJson(concertId)
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_NOT_FOUND, "Concert %d does not exist", concertId)))
-                .flatMap(c -> store.dates(concertId, now).collectList())
-                .flatMap(dates -> store.freeSeatCounts(dates.stream().map(CatalogStore.DateRow::concertDateId).toList(), now)
-                        .collectMap(row -> row[0], row -> row[1])
-                        .map(free -> new UpcomingDates(concertId, dates.stream()
-                                .map(d -> new DateAvailability(d.concertDateId(), d.startsAt(), d.venue(), d.totalSeats(),
-                                        free.getOrDefault(d.concertDateId(), 0L)))
-                                .toList())));
+                .map(CatalogController::json);
     }
 
     @GetMapping("/dates/{concertDateId}/seats")
-    public Mono<SeatMap> seats(@PathVariable @Positive long concertDateId,
-                               @RequestParam(defaultValue = "available") String status) {
+    @ApiResponse(responseCode = "200", content = @Content(mediaType = "application/json", schema = @Schema(implementation = SeatMap.class)))
+    public Mono<ResponseEntity<byte[]>> seats(@PathVariable @Positive long concertDateId,
+                                              @RequestParam(defaultValue = "available") String status,
+                                              @Parameter(hidden = true) // ordinary HTTP content negotiation, not an API parameter
+                                              @RequestHeader(name = HttpHeaders.ACCEPT_ENCODING, required = false) String acceptEncoding) {
         boolean onlyFree = switch (status.toLowerCase()) {
             case "available" -> true;
             case "all" -> false;
             default -> throw ApiException.validation("status must be 'available' or 'all'");
         };
-        Instant now = clock.instant();
-        return store.date(concertDateId)
+        // The date's pre-serialised map, shared by all its fans (SeatMaps): written as-is, never re-serialised;
+        // gzipped once per version for clients that accept it (a 50,000-seat map is 4 MB of JSON, about 0.4 MB gzipped).
+        boolean gzip = acceptsGzip(acceptEncoding);
+        return seatMaps.seatMapJson(concertDateId, onlyFree, gzip)
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist", concertDateId)))
-                .flatMap(d -> store.seats(concertDateId, onlyFree, now)
-                        .map(s -> new SeatView(s.seatId(), s.seatNumber(), s.grade(), s.price(), s.status()))
-                        .collectList())
-                .map(seats -> new SeatMap(concertDateId, seats));
+                .map(body -> ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
+                        .header(HttpHeaders.VARY, HttpHeaders.ACCEPT_ENCODING)
+                        .headers(h -> {
+                            if (gzip) {
+                                h.set(HttpHeaders.CONTENT_ENCODING, "gzip");
+                            }
+                        })
+                        .body(body));
+    }
+
+    /** True when Accept-Encoding lists gzip (or *) without q=0. */
+    static boolean acceptsGzip(String acceptEncoding) {
+        if (acceptEncoding == null) {
+            return false;
+        }
+        for (String part : acceptEncoding.split(",")) {
+            String[] params = part.trim().split(";");
+            String coding = params[0].trim().toLowerCase();
+            if (coding.equals("gzip") || coding.equals("x-gzip") || coding.equals("*")) {
+                boolean refused = false;
+                for (int i = 1; i < params.length; i++) {
+                    String p = params[i].replace(" ", "").toLowerCase();
+                    refused |= p.matches("q=0(\\.0{0,3})?");
+                }
+                return !refused;
+            }
+        }
+        return false;
+    }
+
+    /** Pre-built JSON: the byte[] encoder wraps the array without copying it. */
+    private static ResponseEntity<byte[]> json(byte[] body) {
+        return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON).body(body);
     }
 }

@@ -11,7 +11,7 @@ import org.springframework.stereotype.Repository;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** Read side of concerts, dates and seats. Seat availability always comes from the database. */
+/** Read side of concerts, dates and seats, straight from the database (SeatMaps keeps the display copies of seat availability). */
 @Repository
 public class CatalogStore {
 

@@ -1,18 +1,275 @@
 package com.concertbooking.catalog;
 
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
+
+import com.concertbooking.catalog.CatalogController.DateAvailability;
+import com.concertbooking.catalog.CatalogController.SeatMap;
+import com.concertbooking.catalog.CatalogController.SeatView;
+import com.concertbooking.catalog.CatalogController.UpcomingDates;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.stereotype.Component;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import reactor.util.retry.Retry;
+import tools.jackson.databind.ObjectMapper;
 
 /**
- * Where the seat owner announces that a date's seats changed (issue 10): the seat map and free-seat counts
- * of that date must reflect the change within SPEC section 8's staleness bound. Today seat maps are read
- * straight from the database, so there is nothing to refresh yet; the per-date cache lands behind this
- * method, and every writer of {@code seat} already calls it after its commit.
+ * Seat maps and free-seat counts from memory (issue 10, SPEC section 8: display data at most 1 s stale; holds are
+ * decided by the database). Per date, the seat-map response is serialised once per version, both variants
+ * ({@code status=all} and the default available-only one), and written as-is to every fan of that date; per
+ * concert, so is the dates listing with its free-seat counts. {@link Snapshots} bounds staleness, loads each key
+ * once however many fans ask, and keeps serving the previous version while the next one loads.
+ * <p>
+ * The seat owner calls {@link #changed} after every commit that changed seats of a date. The change marks the
+ * date (and its concert's listing) dirty here at once and reaches the other instances through one Redis pub/sub
+ * message per {@code publish-interval} (plain PUBLISH on {@value #CHANNEL}, like the catalog invalidations: on a
+ * Redis Cluster it is broadcast to every node, which the coalescing keeps to a few messages per second per
+ * instance). Redis is only a shortcut: snapshots are reloaded after {@code refresh-after} anyway, and never
+ * served past {@code max-stale}, so a lost message or Redis being down costs freshness within the bound, never
+ * an error.
  */
 @Component
 public class SeatMaps {
 
-    /** Called after a commit that changed seats of this date (hold, payment, cancel, expiry, admin). */
+    private static final Logger log = LoggerFactory.getLogger(SeatMaps.class);
+    static final String CHANNEL = "catalog:seats-changed";
+    private static final Duration REDIS_TIMEOUT = Duration.ofMillis(300);
+
+    /** A date's seat map, both variants pre-serialised, each also gzipped once. Version = load start. */
+    record SeatMapSnapshot(long concertDateId, long concertId, byte[] all, byte[] available, byte[] allGzip,
+                           byte[] availableGzip, int freeSeats, long loadStartedNanos) implements Snapshots.Versioned {
+        @Override
+        public int weight() {
+            return all.length + available.length + allGzip.length + availableGzip.length + 64;
+        }
+
+        byte[] json(boolean onlyFree, boolean gzip) {
+            return gzip ? (onlyFree ? availableGzip : allGzip) : (onlyFree ? available : all);
+        }
+    }
+
+    /** Maps of big venues are megabytes of repetitive JSON; gzip (fastest level) shrinks them about tenfold, once per version. */
+    static byte[] gzip(byte[] body) {
+        var out = new java.io.ByteArrayOutputStream(Math.max(64, body.length / 8));
+        try (var zip = new java.util.zip.GZIPOutputStream(out, 8192) {
+            {
+                def.setLevel(java.util.zip.Deflater.BEST_SPEED);
+            }
+        }) {
+            zip.write(body);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // in memory: does not happen
+        }
+        return out.toByteArray();
+    }
+
+    /** A concert's upcoming dates with free-seat counts, pre-serialised. */
+    record DatesSnapshot(long concertId, List<Long> dateIds, byte[] json, long loadStartedNanos) implements Snapshots.Versioned {
+        @Override
+        public int weight() {
+            return json.length + 16 * dateIds.size() + 64;
+        }
+    }
+
+    private final CatalogStore store;
+    private final ObjectMapper json;
+    private final ReactiveStringRedisTemplate redis;
+    private final Clock clock;
+    private final SeatMapProperties settings;
+    private final Snapshots<SeatMapSnapshot> seatMaps;
+    private final Snapshots<DatesSnapshot> dateLists;
+    /** Which concert's listing a date belongs to (learnt from loads), so a seat change also dirties the counts. */
+    private final Cache<Long, Long> concertOfDate = Caffeine.newBuilder().maximumSize(200_000).build();
+    private final String instanceId = UUID.randomUUID().toString().substring(0, 8);
+    private final Set<Long> unpublished = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean publishScheduled = new AtomicBoolean();
+    private Disposable subscription;
+
+    @Autowired
+    public SeatMaps(CatalogStore store, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters, Clock clock,
+                    SeatMapProperties settings) {
+        this(store, json, redis, meters, clock, settings, System::nanoTime);
+    }
+
+    SeatMaps(CatalogStore store, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters, Clock clock,
+             SeatMapProperties settings, LongSupplier nanos) {
+        this.store = store;
+        this.json = json;
+        this.redis = redis;
+        this.clock = clock;
+        this.settings = settings;
+        this.seatMaps = new Snapshots<>("seats", settings, settings.maxBytes().toBytes(), this::loadSeatMap, nanos, meters);
+        // Listings are small (a few dates per concert): a sixteenth of the budget holds thousands of concerts.
+        this.dateLists = new Snapshots<>("dates", settings, Math.max(1, settings.maxBytes().toBytes() / 16), this::loadDates, nanos, meters);
+    }
+
+    @PostConstruct
+    void listen() {
+        // Deferred and retried: the listener connects lazily, so Redis being down never stops the app.
+        subscription = Flux.defer(() -> redis.listenToChannel(CHANNEL))
+                .doOnNext(message -> received(message.getMessage()))
+                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofSeconds(1)).maxBackoff(Duration.ofSeconds(10)))
+                .subscribe();
+    }
+
+    @PreDestroy
+    void stop() {
+        if (subscription != null) {
+            subscription.dispose();
+        }
+    }
+
+    /** Called after a commit that changed seats of this date (hold, payment, cancel, expiry, admin). Non-blocking. */
     public void changed(long concertDateId) {
-        // No cache yet: reads go to the database.
+        markChanged(concertDateId);
+        unpublished.add(concertDateId);
+        if (publishScheduled.compareAndSet(false, true)) {
+            Mono.delay(settings.publishInterval()).then(Mono.defer(this::publish))
+                    .onErrorResume(e -> {
+                        publishScheduled.set(false);
+                        return Mono.empty();
+                    })
+                    .subscribe();
+        }
+    }
+
+    private void markChanged(long concertDateId) {
+        seatMaps.changed(concertDateId);
+        Long concertId = concertOfDate.getIfPresent(concertDateId);
+        if (concertId != null) {
+            dateLists.changed(concertId);
+        }
+    }
+
+    /** One message for all dates changed here since the last one: "{instance} {id},{id},...". */
+    private Mono<Void> publish() {
+        publishScheduled.set(false); // before draining: a change added after this schedules the next message
+        List<Long> dates = new ArrayList<>(unpublished);
+        unpublished.removeAll(dates);
+        seatMaps.forgetOldChanges();
+        dateLists.forgetOldChanges();
+        if (dates.isEmpty()) {
+            return Mono.empty();
+        }
+        StringBuilder message = new StringBuilder(instanceId).append(' ');
+        for (int i = 0; i < dates.size(); i++) {
+            message.append(i == 0 ? "" : ",").append(dates.get(i));
+        }
+        return redis.convertAndSend(CHANNEL, message.toString())
+                .timeout(REDIS_TIMEOUT)
+                .onErrorResume(e -> {
+                    log.debug("seat change announcement failed (other instances refresh within {}): {}", settings.refreshAfter(), e.toString());
+                    return Mono.empty();
+                })
+                .then();
+    }
+
+    private void received(String message) {
+        int space = message.indexOf(' ');
+        if (space <= 0 || message.startsWith(instanceId + " ")) {
+            return; // our own (already marked) or not ours to read
+        }
+        for (String id : message.substring(space + 1).split(",")) {
+            try {
+                markChanged(Long.parseLong(id));
+            } catch (NumberFormatException e) {
+                log.debug("ignored seat change message part '{}'", id);
+            }
+        }
+    }
+
+    /** The seat-map response of a date, as JSON bytes (gzipped when asked); empty when the date does not exist. */
+    Mono<byte[]> seatMapJson(long concertDateId, boolean onlyFree, boolean gzip) {
+        return seatMaps.get(concertDateId).map(s -> s.json(onlyFree, gzip));
+    }
+
+    Mono<byte[]> seatMapJson(long concertDateId, boolean onlyFree) {
+        return seatMapJson(concertDateId, onlyFree, false);
+    }
+
+    /** The dates-listing response of a concert, as JSON bytes; empty when the concert does not exist. */
+    Mono<byte[]> datesJson(long concertId) {
+        return dateLists.get(concertId).map(DatesSnapshot::json);
+    }
+
+    private Mono<SeatMapSnapshot> loadSeatMap(long concertDateId, long started) {
+        // Free means free at the load's start: a hold running out later shows within the staleness bound.
+        var now = clock.instant();
+        return store.date(concertDateId)
+                .flatMap(date -> store.seats(concertDateId, false, now).collectList()
+                        // Serialising 50,000 seats takes milliseconds of CPU: not on the database driver's I/O thread.
+                        .publishOn(Schedulers.parallel())
+                        .map(rows -> {
+                            concertOfDate.put(concertDateId, date.concertId());
+                            List<SeatView> all = new ArrayList<>(rows.size());
+                            List<SeatView> available = new ArrayList<>(rows.size());
+                            for (CatalogStore.SeatRow s : rows) {
+                                SeatView view = new SeatView(s.seatId(), s.seatNumber(), s.grade(), s.price(), s.status());
+                                all.add(view);
+                                if ("AVAILABLE".equals(s.status())) {
+                                    available.add(view);
+                                }
+                            }
+                            byte[] allJson = json.writeValueAsBytes(new SeatMap(concertDateId, all));
+                            byte[] availableJson = json.writeValueAsBytes(new SeatMap(concertDateId, available));
+                            return new SeatMapSnapshot(concertDateId, date.concertId(), allJson, availableJson, gzip(allJson),
+                                    gzip(availableJson), available.size(), started);
+                        }));
+    }
+
+    private Mono<DatesSnapshot> loadDates(long concertId, long started) {
+        var now = clock.instant();
+        return store.concert(concertId)
+                .flatMap(c -> store.dates(concertId, now).collectList())
+                .flatMap(dates -> store.freeSeatCounts(dates.stream().map(CatalogStore.DateRow::concertDateId).toList(), now)
+                        .collectMap(row -> row[0], row -> row[1])
+                        .map(free -> {
+                            List<Long> ids = new ArrayList<>(dates.size());
+                            List<DateAvailability> views = new ArrayList<>(dates.size());
+                            for (CatalogStore.DateRow d : dates) {
+                                ids.add(d.concertDateId());
+                                concertOfDate.put(d.concertDateId(), concertId);
+                                views.add(new DateAvailability(d.concertDateId(), d.startsAt(), d.venue(), d.totalSeats(),
+                                        free.getOrDefault(d.concertDateId(), 0L)));
+                            }
+                            return new DatesSnapshot(concertId, List.copyOf(ids), json.writeValueAsBytes(new UpcomingDates(concertId, views)), started);
+                        }));
+    }
+
+    // Test hooks (package-private).
+
+    long seatMapLoads() {
+        return seatMaps.loads();
+    }
+
+    /** Completed loads of dates that had no snapshot at all (a cold date read by many at once: one). */
+    long seatMapColdLoads() {
+        return seatMaps.loads(Snapshots.Cause.COLD);
+    }
+
+    long datesColdLoads() {
+        return dateLists.loads(Snapshots.Cause.COLD);
+    }
+
+    boolean seatMapDirty(long concertDateId) {
+        return seatMaps.dirty(concertDateId);
     }
 }

@@ -59,6 +59,13 @@ public class AdmissionScheduler implements SmartLifecycle {
     }
 
     private Mono<List<QueueStore.TickResult>> ticks() {
+        return Mono.defer(() -> {
+            long started = System.nanoTime();
+            return timedTicks().doOnSuccess(r -> metrics.tickTook(System.nanoTime() - started));
+        });
+    }
+
+    private Mono<List<QueueStore.TickResult>> timedTicks() {
         return store.concerts()
                 .flatMap(concertId -> store.tick(concertId).onErrorResume(e -> {
                     logFailure(e);

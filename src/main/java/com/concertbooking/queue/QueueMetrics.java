@@ -1,5 +1,6 @@
 package com.concertbooking.queue;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -10,12 +11,14 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import org.springframework.stereotype.Component;
 
 /**
  * Queue meters: waiting and active per concert (refreshed by every instance's scheduler pass), admissions
- * made by this instance, and open SSE streams. Also remembers each concert's effective waiting timeout,
- * which the stream hub needs to keep open streams counted as present.
+ * made by this instance, open SSE streams, and how long each admission pass takes ({@code booking.queue.tick}).
+ * Also remembers each concert's effective waiting timeout, which the stream hub needs to keep open streams
+ * counted as present.
  */
 @Component
 public class QueueMetrics {
@@ -26,11 +29,21 @@ public class QueueMetrics {
     private final MeterRegistry registry;
     private final Map<Long, ConcertMeters> concerts = new ConcurrentHashMap<>();
     private final Counter admissions;
+    private final Timer tick;
 
     public QueueMetrics(MeterRegistry registry) {
         this.registry = registry;
         // One series: per-concert admissions follow from the active gauges; this one feeds the admission-rate alerts.
         this.admissions = Counter.builder("booking.queue.admissions").description("Users admitted by this instance").register(registry);
+        // A pass over every live queue: how long the admission step takes as queues grow (docs/scaling.md).
+        this.tick = Timer.builder("booking.queue.tick").description("One admission pass over all concerts with a queue")
+                .serviceLevelObjectives(Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+                        Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofSeconds(1))
+                .register(registry);
+    }
+
+    void tickTook(long nanos) {
+        tick.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     public void streams(Supplier<Number> openStreams) {

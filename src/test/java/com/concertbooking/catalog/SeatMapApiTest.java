@@ -16,6 +16,16 @@ class SeatMapApiTest extends IntegrationTest {
     @Autowired
     CatalogController catalog;
 
+    @Autowired
+    tools.jackson.databind.ObjectMapper json;
+
+    /** The route's pre-serialised body, decoded (the token guard is tested elsewhere). */
+    private CatalogController.SeatMap seats(long date, String status) {
+        var response = catalog.seats(date, status, null).block();
+        assertThat(response.getHeaders().getContentType()).hasToString("application/json");
+        return json.readValue(response.getBody(), CatalogController.SeatMap.class);
+    }
+
     @Test
     void seatsAreInSeatNumberOrderAndExpiredHoldsAreAvailable() {
         CreatedConcert concert = createConcert(15);
@@ -24,7 +34,7 @@ class SeatMapApiTest extends IntegrationTest {
         db.sql("UPDATE seat SET status = 'HELD', held_until = '2000-01-01 00:00:00' WHERE concert_date_id = :d AND seat_number = 5")
                 .bind("d", date).fetch().rowsUpdated().block();
 
-        CatalogController.SeatMap available = catalog.seats(date, "available").block();
+        CatalogController.SeatMap available = seats(date, "available");
         assertThat(available.concertDateId()).isEqualTo(date);
         assertThat(available.seats()).extracting(CatalogController.SeatView::seatNumber)
                 .hasSize(14).isSorted().doesNotContain(4).contains(5);
@@ -33,7 +43,7 @@ class SeatMapApiTest extends IntegrationTest {
         assertThat(available.seats().get(0).price()).isEqualTo(150_000);
         assertThat(available.seats().get(14 - 1).grade()).isEqualTo("R");
 
-        CatalogController.SeatMap all = catalog.seats(date, "all").block();
+        CatalogController.SeatMap all = seats(date, "all");
         assertThat(all.seats()).hasSize(15);
         assertThat(all.seats().get(3).status()).isEqualTo("SOLD");
         assertThat(all.seats().get(4).status()).isEqualTo("AVAILABLE");
@@ -41,8 +51,20 @@ class SeatMapApiTest extends IntegrationTest {
 
     @Test
     void unknownDateAndBadStatus() {
-        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, "all").block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
-        assertThat(catchCode(() -> catalog.seats(1, "sold").block())).isEqualTo("VALIDATION_FAILED");
+        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, "all", null).block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
+        assertThat(catchCode(() -> catalog.seats(1, "sold", null).block())).isEqualTo("VALIDATION_FAILED");
+    }
+
+    @Test
+    void gzipIsServedOnlyWhenAccepted() {
+        assertThat(CatalogController.acceptsGzip(null)).isFalse();
+        assertThat(CatalogController.acceptsGzip("")).isFalse();
+        assertThat(CatalogController.acceptsGzip("identity")).isFalse();
+        assertThat(CatalogController.acceptsGzip("gzip")).isTrue();
+        assertThat(CatalogController.acceptsGzip("br, GZIP;q=0.8, deflate")).isTrue();
+        assertThat(CatalogController.acceptsGzip("*")).isTrue();
+        assertThat(CatalogController.acceptsGzip("gzip;q=0")).isFalse();
+        assertThat(CatalogController.acceptsGzip("gzip; q=0.000, br")).isFalse();
     }
 
     private static String catchCode(Runnable call) {

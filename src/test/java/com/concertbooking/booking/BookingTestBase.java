@@ -1,13 +1,12 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
-import com.concertbooking.payment.PaymentService;
-import com.concertbooking.reservation.ReservationService.HoldCommand;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.ReservationService.HoldCommand;
+import com.concertbooking.booking.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.queue.QueueTestSupport;
 import com.concertbooking.support.QueuePass;
@@ -38,9 +37,9 @@ public abstract class BookingTestBase extends QueueTestSupport {
     @org.junit.jupiter.api.BeforeEach
     void warmJackson() {
         json.readValue("{\"userId\":1,\"concertDateId\":1,\"seatNumber\":1}", ReservationController.HoldRequest.class);
-        json.readValue("{\"reservationId\":1,\"userId\":1}", com.concertbooking.payment.PaymentController.PayRequest.class);
-        json.writeValueAsString(new Reservation(1, 1, 1, 1, 1, 1, 1, "HELD", java.time.Instant.now(), null, null));
-        json.writeValueAsString(new PaymentService.PaymentResponse(1, 1, 1, "COMPLETED", 1, java.time.Instant.now()));
+        json.readValue("{\"reservationId\":1,\"userId\":1}", com.concertbooking.booking.PaymentController.PayRequest.class);
+        json.writeValueAsString(new Reservation(1, 1, 1, 1, 1, 1, 1, ReservationStatus.HELD, java.time.Instant.now(), null, null));
+        json.writeValueAsString(new PaymentService.PaymentResponse(1, 1, 1, PaymentStatus.COMPLETED, 1, java.time.Instant.now()));
         json.writeValueAsString(Map.of("code", "X", "status", 409));
     }
 

@@ -1,4 +1,4 @@
-package com.concertbooking.payment;
+package com.concertbooking.booking;
 
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -7,10 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import com.concertbooking.payment.PaymentService.PayCommand;
-import com.concertbooking.payment.PaymentService.PayOutcome;
-import com.concertbooking.reservation.BookingTestBase;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.PaymentService.PayCommand;
+import com.concertbooking.booking.PaymentService.PayOutcome;
+import com.concertbooking.booking.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.QueuePass;
 import org.junit.jupiter.api.Test;
@@ -35,7 +34,7 @@ class PaymentServiceTest extends BookingTestBase {
 
         assertThat(outcome.replayed()).isFalse();
         var p = outcome.response();
-        assertThat(p.status()).isEqualTo("COMPLETED");
+        assertThat(p.status()).isEqualTo(PaymentStatus.COMPLETED);
         assertThat(p.amount()).isEqualTo(PRICE);
         assertThat(p.balance()).isEqualTo(150_000);
         assertThat(p.reservationId()).isEqualTo(r.reservationId());
@@ -51,7 +50,7 @@ class PaymentServiceTest extends BookingTestBase {
                 "\"amount\":" + PRICE, "\"seatNumber\":3");
 
         Reservation listed = reservations.list(user).block().get(0);
-        assertThat(listed.status()).isEqualTo("PAID");
+        assertThat(listed.status()).isEqualTo(ReservationStatus.PAID);
         assertThat(listed.paidAt()).isEqualTo(p.paidAt());
 
         // Without a key, paying again is refused and debits nothing.
@@ -231,7 +230,7 @@ class PaymentServiceTest extends BookingTestBase {
         assertThat(balance(user)).isZero();
 
         Reservation cancelled = reservations.cancel(r.reservationId(), user).block();
-        assertThat(cancelled.status()).isEqualTo("CANCELLED");
+        assertThat(cancelled.status()).isEqualTo(ReservationStatus.CANCELLED);
         assertThat(cancelled.refunded()).isEqualTo(PRICE);
         assertThat(balance(user)).isEqualTo(PRICE);
         assertThat(payment(r.reservationId())).containsEntry("status", "REFUNDED");
@@ -308,10 +307,13 @@ class PaymentServiceTest extends BookingTestBase {
     @Test
     void chargesRacingPaymentsNeverGoNegativeNorLoseAnUpdate() {
         long user = createUser(0);
-        CreatedConcert concert = createConcert(30);
+        CreatedConcert concert = createConcert(30, 30, 31, 32, 33, 34);
         List<Reservation> held = new ArrayList<>();
-        for (int i = 11; i <= 30; i++) { // 20 seats at PRICE
-            held.add(hold(user, concert, i));
+        for (long date : concert.dateIds()) { // 20 seats at PRICE: 4 per date, the hold limit (SPEC 4.10)
+            for (int i = 11; i <= 14; i++) {
+                held.add(reservations.hold(pass(user, concert.concertId()),
+                        new com.concertbooking.booking.ReservationService.HoldCommand(user, date, i, null)).block());
+            }
         }
         int charges = 200;
         long charge = PRICE / 20; // 200 charges fund 10 of the 20 payments

@@ -1,4 +1,4 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import com.concertbooking.reservation.ReservationService.HoldCommand;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.ReservationService.HoldCommand;
+import com.concertbooking.booking.ReservationService.Reservation;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -27,7 +27,7 @@ class ReservationServiceTest extends BookingTestBase {
         Instant before = Instant.now();
         Reservation r = hold(user, concert, 7);
 
-        assertThat(r.status()).isEqualTo("HELD");
+        assertThat(r.status()).isEqualTo(ReservationStatus.HELD);
         assertThat(r.userId()).isEqualTo(user);
         assertThat(r.concertId()).isEqualTo(concert.concertId());
         assertThat(r.seatNumber()).isEqualTo(7);
@@ -113,7 +113,7 @@ class ReservationServiceTest extends BookingTestBase {
 
         StepVerifier.create(reservations.cancel(r.reservationId(), user))
                 .assertNext(c -> {
-                    assertThat(c.status()).isEqualTo("CANCELLED");
+                    assertThat(c.status()).isEqualTo(ReservationStatus.CANCELLED);
                     assertThat(c.refunded()).isNull();
                 })
                 .verifyComplete();
@@ -126,7 +126,7 @@ class ReservationServiceTest extends BookingTestBase {
         assertThat(codeOf(reservations.cancel(r.reservationId(), user))).isEqualTo("RESERVATION_NOT_CANCELLABLE");
         assertThat(outboxTypes(r.reservationId())).hasSize(1);
         // The seat is bookable again.
-        assertThat(hold(stranger, concert, 2).status()).isEqualTo("HELD");
+        assertThat(hold(stranger, concert, 2).status()).isEqualTo(ReservationStatus.HELD);
     }
 
     @Test
@@ -139,7 +139,7 @@ class ReservationServiceTest extends BookingTestBase {
 
         List<Reservation> list = reservations.list(user).block();
         assertThat(list).extracting(Reservation::reservationId).containsExactly(second.reservationId(), first.reservationId());
-        assertThat(list).extracting(Reservation::status).containsExactly("HELD", "CANCELLED");
+        assertThat(list).extracting(Reservation::status).containsExactly(ReservationStatus.HELD, ReservationStatus.CANCELLED);
         assertThat(list.get(0).paidAt()).isNull();
 
         assertThat(reservations.list(createUser(0)).block()).isEmpty();

@@ -1,13 +1,13 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.stream.IntStream;
 
-import com.concertbooking.payment.PaymentService.PayCommand;
-import com.concertbooking.reservation.ReservationService.HoldCommand;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.PaymentService.PayCommand;
+import com.concertbooking.booking.ReservationService.HoldCommand;
+import com.concertbooking.booking.ReservationService.Reservation;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -73,7 +73,7 @@ class ReservationExpiryTest extends BookingTestBase {
         assertThat(balance(first)).isEqualTo(PRICE);
         assertThat(payment(old.reservationId())).isNull();
         assertThat(codeOf(reservations.cancel(old.reservationId(), first))).isEqualTo("RESERVATION_NOT_CANCELLABLE");
-        assertThat(reservations.list(first).block()).extracting(Reservation::status).containsExactly("EXPIRED");
+        assertThat(reservations.list(first).block()).extracting(Reservation::status).containsExactly(ReservationStatus.EXPIRED);
         assertThat(outboxTypes(old.reservationId())).isEmpty();
 
         // The sweeper then records the expiry once and leaves the seat with its new holder.
@@ -84,7 +84,7 @@ class ReservationExpiryTest extends BookingTestBase {
         assertThat(storedStatus(taken.reservationId())).isEqualTo("HELD");
         assertThat(codeOf(payments.pay(pass(first, concert.concertId()), new PayCommand(old.reservationId(), first, null))))
                 .as("still HOLD_EXPIRED once swept").isEqualTo("HOLD_EXPIRED");
-        assertThat(pay(second, concert.concertId(), taken.reservationId(), null).response().status()).isEqualTo("COMPLETED");
+        assertThat(pay(second, concert.concertId(), taken.reservationId(), null).response().status()).isEqualTo(PaymentStatus.COMPLETED);
     }
 
     /** Three sweepers at once (as on three instances) expire every hold exactly once, in bounded batches. */

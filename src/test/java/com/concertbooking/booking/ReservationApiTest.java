@@ -1,4 +1,4 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.time.Instant;
 import java.util.HashSet;
@@ -175,6 +175,62 @@ class ReservationApiTest extends BookingTestBase {
         assertThat(count("SELECT COUNT(*) FROM reservation WHERE concert_date_id = ?", concert.firstDateId())).isEqualTo(500);
         assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status = 'HELD' AND reservation_id IS NOT NULL",
                 concert.firstDateId())).isEqualTo(500);
+    }
+
+    /**
+     * SPEC 4.10 under a race: one user firing 50 holds of different seats of one date at once ends with exactly
+     * the limit (4) held; the other 46 are 409 HOLD_LIMIT_REACHED and changed nothing. Another date is unaffected,
+     * and a cancelled hold frees a place under the limit.
+     */
+    @Test
+    void fiftyConcurrentHoldsOfOneUserStopAtTheLimit() {
+        long user = createUser(0);
+        CreatedConcert concert = createConcert(60, 30, 31);
+        String token = activeToken(user, concert.concertId());
+        long date = concert.firstDateId();
+        var client = racingClient();
+        java.util.function.Consumer<HttpHeaders> headers = withPass(token);
+        List<String> outcomes = Flux.range(1, 50)
+                .flatMap(seat -> retryingOverload(client.post().uri("/api/v1/reservations").headers(headers)
+                        .contentType(MediaType.APPLICATION_JSON)
+                        .bodyValue(Map.of("userId", user, "concertDateId", date, "seatNumber", seat))
+                        .exchangeToMono(r -> r.bodyToMono(String.class).map(b -> r.statusCode().value() + " "
+                                + (r.statusCode().value() == 201 ? "" : field(b, "code"))))), 50)
+                .collectList().block();
+
+        assertThat(outcomes).hasSize(50).allMatch(o -> o.equals("201 ") || o.equals("409 HOLD_LIMIT_REACHED"));
+        assertThat(outcomes.stream().filter("201 "::equals).count()).isEqualTo(4);
+        assertThat(count("SELECT COUNT(*) FROM reservation WHERE user_id = ? AND concert_date_id = ?", user, date)).isEqualTo(4);
+        assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status <> 'AVAILABLE'", date)).isEqualTo(4);
+
+        holdRequest(token, Map.of("userId", user, "concertDateId", date, "seatNumber", 55))
+                .expectStatus().isEqualTo(409).expectBody().jsonPath("$.code").isEqualTo("HOLD_LIMIT_REACHED");
+        // The limit is per date.
+        holdRequest(token, Map.of("userId", user, "concertDateId", concert.dateIds().get(1), "seatNumber", 1))
+                .expectStatus().isCreated();
+        // Cancelling one of the four makes room for one more.
+        long someHold = count("SELECT MIN(id) FROM reservation WHERE user_id = ? AND concert_date_id = ?", user, date);
+        asUser(user).delete().uri("/api/v1/reservations/{id}?userId={u}", someHold, user).exchange().expectStatus().isOk();
+        holdRequest(token, Map.of("userId", user, "concertDateId", date, "seatNumber", 55)).expectStatus().isCreated();
+        holdRequest(token, Map.of("userId", user, "concertDateId", date, "seatNumber", 56))
+                .expectStatus().isEqualTo(409).expectBody().jsonPath("$.code").isEqualTo("HOLD_LIMIT_REACHED");
+    }
+
+    /** SPEC 4.10: a date whose start has passed takes no holds (409 CONCERT_DATE_CLOSED), and nothing is written. */
+    @Test
+    void holdsOfAStartedDateAreClosed() {
+        long user = createUser(0);
+        CreatedConcert concert = createConcert(5);
+        String token = activeToken(user, concert.concertId());
+        database.sql("UPDATE concert_date SET starts_at = :past WHERE id = :id")
+                .bind("past", java.time.LocalDateTime.now(java.time.ZoneOffset.UTC).minusSeconds(1)).bind("id", concert.firstDateId())
+                .fetch().rowsUpdated().block();
+        holdRequest(token, Map.of("userId", user, "concertDateId", concert.firstDateId(), "seatNumber", 1))
+                .expectStatus().isEqualTo(409)
+                .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)
+                .expectBody().jsonPath("$.code").isEqualTo("CONCERT_DATE_CLOSED");
+        assertThat(count("SELECT COUNT(*) FROM reservation WHERE user_id = ?", user)).isZero();
+        assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status <> 'AVAILABLE'", concert.firstDateId())).isZero();
     }
 
     /**

@@ -1,9 +1,9 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.util.List;
 
-import com.concertbooking.reservation.ReservationService.HoldCommand;
-import com.concertbooking.reservation.ReservationService.Reservation;
+import com.concertbooking.booking.ReservationService.HoldCommand;
+import com.concertbooking.booking.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.QueuePass;

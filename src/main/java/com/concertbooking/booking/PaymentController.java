@@ -1,7 +1,7 @@
-package com.concertbooking.payment;
+package com.concertbooking.booking;
 
-import com.concertbooking.payment.PaymentService.PayCommand;
-import com.concertbooking.payment.PaymentService.PaymentResponse;
+import com.concertbooking.booking.PaymentService.PayCommand;
+import com.concertbooking.booking.PaymentService.PaymentResponse;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.QueuePass;

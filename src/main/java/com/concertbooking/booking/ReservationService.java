@@ -1,4 +1,4 @@
-package com.concertbooking.reservation;
+package com.concertbooking.booking;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import com.concertbooking.catalog.CatalogStore;
 import com.concertbooking.events.OutboxWriter;
 import com.concertbooking.events.OutboxWriter.EventType;
 import com.concertbooking.support.ApiException;
@@ -32,10 +31,11 @@ import reactor.core.publisher.Mono;
 /**
  * Seat holds, cancellations and hold expiry.
  *
- * <p>The seat row is the single source of truth for "who has this seat": a hold is one conditional
- * UPDATE of that row (free = AVAILABLE, or HELD with a past {@code held_until}), so the database, not
- * application code, guarantees one live hold or sale per seat, and an expired hold is free at once
- * without waiting for the sweeper. Lock order everywhere is reservation, then seat, then user.
+ * <p>The seat row is the single source of truth for "who has this seat", and {@link SeatInventory} its only
+ * writer: a hold is one conditional UPDATE of that row (free = AVAILABLE, or HELD with a past
+ * {@code held_until}), so the database, not application code, guarantees one live hold or sale per seat, and
+ * an expired hold is free at once without waiting for the sweeper. Lock order: reservation, then seat, then
+ * user (a hold, which has no reservation yet, takes user then seat; see {@link #holdTx}).
  */
 @Service
 public class ReservationService {
@@ -43,9 +43,9 @@ public class ReservationService {
     /** A reservation as the API shows it; paidAt only once paid, refunded only in a cancel response. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Reservation(long reservationId, long userId, long concertId, long concertDateId, long seatId, int seatNumber,
-                              long price, String status, Instant heldUntil, Instant paidAt, Long refunded) {
+                              long price, ReservationStatus status, Instant heldUntil, Instant paidAt, Long refunded) {
 
-        Reservation withStatus(String newStatus, Long refundedAmount) {
+        Reservation withStatus(ReservationStatus newStatus, Long refundedAmount) {
             return new Reservation(reservationId, userId, concertId, concertDateId, seatId, seatNumber, price, newStatus,
                     heldUntil, paidAt, refundedAmount);
         }
@@ -69,15 +69,12 @@ public class ReservationService {
 
     public record HoldCommand(long userId, long concertDateId, int seatNumber, Long concertId) {}
 
-    private record SeatTarget(long concertId, Instant startsAt, Long seatId, Long price, boolean free) {}
-
     static final String COLUMNS = "id, user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, paid_at";
     static final int LIST_LIMIT = 500;
-    /** Returns seats to sale; callers add a WHERE that keeps seats now held by someone else untouched. */
-    private static final String RELEASE_SEATS =
-            "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL, version = version + 1 ";
 
     private final DatabaseClient db;
+    private final SeatInventory seats;
+    private final IdempotencyKeys idempotencyKeys;
     private final TransactionalOperator tx;
     private final OutboxWriter outbox;
     private final WalletStore wallets;
@@ -85,9 +82,11 @@ public class ReservationService {
     private final Clock clock;
     private final MeterRegistry meters;
 
-    public ReservationService(DatabaseClient db, ReactiveTransactionManager transactions, OutboxWriter outbox, WalletStore wallets,
-                              BookingProperties properties, Clock clock, MeterRegistry meters) {
+    public ReservationService(DatabaseClient db, SeatInventory seats, IdempotencyKeys idempotencyKeys, ReactiveTransactionManager transactions,
+                              OutboxWriter outbox, WalletStore wallets, BookingProperties properties, Clock clock, MeterRegistry meters) {
         this.db = db;
+        this.seats = seats;
+        this.idempotencyKeys = idempotencyKeys;
         this.tx = Transactions.readCommitted(transactions);
         this.outbox = outbox;
         this.wallets = wallets;
@@ -98,11 +97,8 @@ public class ReservationService {
 
     /** Maps a reservation row; a HELD one past its held_until is shown EXPIRED even before the sweeper marks it. */
     static Reservation map(Readable r, Instant now) {
-        String status = r.get("status", String.class);
         Instant heldUntil = TimeConfig.fromDb(r.get("held_until", LocalDateTime.class));
-        if ("HELD".equals(status) && !heldUntil.isAfter(now)) {
-            status = "EXPIRED";
-        }
+        ReservationStatus status = ReservationStatus.shown(r.get("status", String.class), heldUntil, now);
         return new Reservation(r.get("id", Long.class), r.get("user_id", Long.class), r.get("concert_id", Long.class),
                 r.get("concert_date_id", Long.class), r.get("seat_id", Long.class), r.get("seat_number", Integer.class),
                 r.get("price", Long.class), status, heldUntil, TimeConfig.fromDb(r.get("paid_at", LocalDateTime.class)), null);
@@ -112,6 +108,15 @@ public class ReservationService {
     public Mono<Reservation> find(long reservationId) {
         return db.sql("SELECT " + COLUMNS + " FROM reservation WHERE id = :id").bind("id", reservationId)
                 .map(r -> map(r, Instant.MIN)).one();
+    }
+
+    /** The reservation as stored, with the start of its concert date (when holds, payments and cancels stop). */
+    Mono<reactor.util.function.Tuple2<Reservation, Instant>> findWithStart(long reservationId) {
+        return db.sql("SELECT r.id, r.user_id, r.concert_id, r.concert_date_id, r.seat_id, r.seat_number, r.price, r.status, "
+                        + "r.held_until, r.paid_at, d.starts_at FROM reservation r JOIN concert_date d ON d.id = r.concert_date_id WHERE r.id = :id")
+                .bind("id", reservationId)
+                .map(r -> reactor.util.function.Tuples.of(map(r, Instant.MIN), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class))))
+                .one();
     }
 
     // ---------------------------------------------------------------- hold
@@ -129,7 +134,9 @@ public class ReservationService {
         Instant heldUntil = now.plus(settings.holdDuration());
         // Immutable facts (seat id, price, the date's concert) are read before the transaction; the
         // transaction itself is one conditional UPDATE plus the reservation insert.
-        return target(command, now)
+        return seats.find(command.concertDateId(), command.seatNumber(), now)
+                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist",
+                        command.concertDateId())))
                 .flatMap(target -> {
                     pass.requireConcert(target.concertId());
                     if (target.seatId() == null) {
@@ -137,7 +144,7 @@ public class ReservationService {
                                 command.seatNumber(), command.concertDateId()));
                     }
                     if (!target.startsAt().isAfter(now)) {
-                        return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Concert date %d has already started", command.concertDateId()));
+                        return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started", command.concertDateId()));
                     }
                     if (!target.free()) {
                         // A plain read turns away most losers of a stampede without a transaction; the
@@ -145,37 +152,37 @@ public class ReservationService {
                         return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", command.seatNumber()));
                     }
                     Reservation held = new Reservation(0, command.userId(), target.concertId(), command.concertDateId(), target.seatId(),
-                            command.seatNumber(), target.price(), "HELD", heldUntil, null, null);
+                            command.seatNumber(), target.price(), ReservationStatus.HELD, heldUntil, null, null);
                     return Mono.defer(() -> holdTx(held, now)).as(tx::transactional).retryWhen(DeadlockRetry.backoff());
                 })
                 .doOnSuccess(r -> meters.counter("booking.holds", "outcome", "held").increment())
                 .doOnError(ApiException.class, e -> meters.counter("booking.holds", "outcome", e.code().name()).increment());
     }
 
-    private Mono<SeatTarget> target(HoldCommand command, Instant now) {
-        return db.sql("SELECT d.concert_id, d.starts_at, s.id AS seat_id, s.price, CASE WHEN " + CatalogStore.SEAT_IS_FREE
-                        + " THEN 1 ELSE 0 END AS free "
-                        + "FROM concert_date d LEFT JOIN seat s ON s.concert_date_id = d.id AND s.seat_number = :number WHERE d.id = :dateId")
-                .bind("dateId", command.concertDateId())
-                .bind("number", command.seatNumber())
-                .bind("now", TimeConfig.toDb(now))
-                .map(r -> new SeatTarget(r.get("concert_id", Long.class), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
-                        r.get("seat_id", Long.class), r.get("price", Long.class), Integer.valueOf(1).equals(r.get("free", Integer.class))))
-                .one()
-                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist",
-                        command.concertDateId())));
-    }
-
     private Mono<Reservation> holdTx(Reservation held, Instant now) {
-        // The WHERE clause is the whole concurrency control: of N racing statements exactly one finds the
-        // seat free; the others wait for its row lock, re-read the committed row and match nothing.
-        Mono<Long> take = db.sql("UPDATE seat s SET s.status = 'HELD', s.held_until = :heldUntil, s.reservation_id = NULL, "
-                        + "s.version = s.version + 1 WHERE s.id = :seatId AND " + CatalogStore.SEAT_IS_FREE)
-                .bind("heldUntil", TimeConfig.toDb(held.heldUntil()))
-                .bind("seatId", held.seatId())
-                .bind("now", TimeConfig.toDb(now))
-                .fetch().rowsUpdated();
-        return take.flatMap(n -> n == 1 ? Mono.just(n)
+        // The hold limit (SPEC 4.10) counts the user's live holds of this date under a lock on the user's row.
+        // Why that lock: counting alone is a check-then-act race (50 parallel holds of one user would all
+        // count 0 and all insert). The users row is the one row every hold of this user touches anyway (the
+        // reservation's foreign key takes a shared lock on it), so locking it FOR UPDATE first serialises
+        // exactly one user's holds against each other and nothing else; taking it first (before the seat)
+        // also avoids the S-to-X upgrade deadlock the foreign key's shared lock would cause. Under READ
+        // COMMITTED the COUNT that follows the lock sees every hold of this user committed before it.
+        // Lock order: user, then seat (payments and cancels take reservation, seat, user; a hold never
+        // waits for a seat the same user's payment has locked, since that seat is not free).
+        Mono<Long> lockUser = db.sql("SELECT id FROM users WHERE id = :userId FOR UPDATE")
+                .bind("userId", held.userId())
+                .map(r -> r.get("id", Long.class)).one()
+                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())));
+        Mono<Long> liveHolds = db.sql("SELECT COUNT(*) AS n FROM reservation WHERE user_id = :userId AND concert_date_id = :dateId AND "
+                        + ReservationStatus.LIVE_HOLD)
+                .bind("userId", held.userId()).bind("dateId", held.concertDateId()).bind("now", TimeConfig.toDb(now))
+                .map(r -> r.get("n", Long.class)).one();
+        Mono<Long> withinLimit = lockUser.then(liveHolds)
+                .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
+                        : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
+                                held.userId(), n, held.concertDateId())));
+        Mono<Boolean> take = seats.hold(held.concertDateId(), held.seatId(), held.heldUntil(), now);
+        return withinLimit.then(take).flatMap(taken -> taken ? Mono.just(taken)
                         : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())))
                 .then(db.sql("""
                                 INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
@@ -184,15 +191,10 @@ public class ReservationService {
                         .bind("seatId", held.seatId()).bind("seatNumber", held.seatNumber()).bind("price", held.price())
                         .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
                         .filter(s -> s.returnGeneratedValues("id"))
-                        .map(r -> r.get("id", Long.class)).one()
-                        // Queue tokens are issued for any id; the users row is the check (fk_reservation_user).
-                        .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class,
-                                e -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())))
-                .flatMap(id -> db.sql("UPDATE seat SET reservation_id = :id WHERE id = :seatId")
-                        .bind("id", id).bind("seatId", held.seatId())
-                        .fetch().rowsUpdated()
+                        .map(r -> r.get("id", Long.class)).one())
+                .flatMap(id -> seats.attach(held.seatId(), id)
                         .thenReturn(new Reservation(id, held.userId(), held.concertId(), held.concertDateId(), held.seatId(),
-                                held.seatNumber(), held.price(), "HELD", held.heldUntil(), null, null)));
+                                held.seatNumber(), held.price(), ReservationStatus.HELD, held.heldUntil(), null, null)));
     }
 
     // ---------------------------------------------------------------- list
@@ -226,7 +228,7 @@ public class ReservationService {
                     if (r.userId() != userId) {
                         return Mono.error(ApiException.of(ErrorCode.FORBIDDEN, "Reservation %d belongs to another user", reservationId));
                     }
-                    if (!List.of("HELD", "PAID").contains(r.status())) {
+                    if (r.status() != ReservationStatus.HELD && r.status() != ReservationStatus.PAID) {
                         return Mono.error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE, "Reservation %d is %s",
                                 reservationId, r.status()));
                     }
@@ -236,11 +238,11 @@ public class ReservationService {
                             .flatMap(startsAt -> !startsAt.isAfter(now)
                                     ? Mono.<Reservation>error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE,
                                             "Concert date %d has already started", r.concertDateId()))
-                                    : "HELD".equals(r.status())
+                                    : r.status() == ReservationStatus.HELD
                                     ? markCancelled(r, now)
-                                            .then(releaseSeat(r))
+                                            .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
                                             .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
-                                            .thenReturn(r.withStatus("CANCELLED", null))
+                                            .thenReturn(r.withStatus(ReservationStatus.CANCELLED, null))
                                     : refund(r, now));
                 });
     }
@@ -256,10 +258,10 @@ public class ReservationService {
                 .then(wallets.credit(r.userId(), r.price()))
                 .flatMap(n -> n == 1 ? Mono.just(n) : Mono.error(ApiException.of(ErrorCode.BALANCE_LIMIT_EXCEEDED,
                         "Refunding %d would take the balance above %d", r.price(), WalletStore.MAX_BALANCE)))
-                .then(releaseSeat(r))
+                .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
                 // One state change, one event: the refund (it names the reservation, now CANCELLED).
-                .then(outbox.append(EventType.PAYMENT_REFUNDED, r.concertDateId(), withStatus(r.eventPayload(pid), "CANCELLED")))
-                .thenReturn(r.withStatus("CANCELLED", r.price())));
+                .then(outbox.append(EventType.PAYMENT_REFUNDED, r.concertDateId(), withStatus(r.eventPayload(pid), ReservationStatus.CANCELLED.name())))
+                .thenReturn(r.withStatus(ReservationStatus.CANCELLED, r.price())));
     }
 
     private static Map<String, Object> withStatus(Map<String, Object> payload, String status) {
@@ -270,13 +272,6 @@ public class ReservationService {
     private Mono<Long> markCancelled(Reservation r, Instant now) {
         return db.sql("UPDATE reservation SET status = 'CANCELLED', cancelled_at = :now WHERE id = :id")
                 .bind("now", TimeConfig.toDb(now)).bind("id", r.reservationId())
-                .fetch().rowsUpdated();
-    }
-
-    /** Frees the seat only while it still belongs to this reservation. */
-    private Mono<Long> releaseSeat(Reservation r) {
-        return db.sql(RELEASE_SEATS + "WHERE id = :seatId AND reservation_id = :id")
-                .bind("seatId", r.seatId()).bind("id", r.reservationId())
                 .fetch().rowsUpdated();
     }
 
@@ -291,7 +286,7 @@ public class ReservationService {
      */
     public Mono<Integer> sweepOnce() {
         Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
-        Mono<Integer> work = db.sql("SELECT " + COLUMNS + " FROM reservation WHERE status = 'HELD' AND held_until <= :now "
+        Mono<Integer> work = db.sql("SELECT " + COLUMNS + " FROM reservation WHERE " + ReservationStatus.LAPSED_HOLD + " "
                         + "ORDER BY held_until LIMIT :batch FOR UPDATE SKIP LOCKED")
                 .bind("now", TimeConfig.toDb(now)).bind("batch", settings.sweepBatch())
                 .map(r -> map(r, now)).all().collectList()
@@ -301,11 +296,10 @@ public class ReservationService {
                     }
                     List<Long> ids = expired.stream().map(Reservation::reservationId).toList();
                     List<Long> seatIds = expired.stream().map(Reservation::seatId).distinct().toList();
+                    List<Long> dateIds = expired.stream().map(Reservation::concertDateId).distinct().toList();
                     return db.sql("UPDATE reservation SET status = 'EXPIRED' WHERE id IN (:ids) AND status = 'HELD'")
                             .bind("ids", ids).fetch().rowsUpdated()
-                            // A seat re-held by someone else after expiry points elsewhere and is left alone.
-                            .then(db.sql(RELEASE_SEATS + "WHERE id IN (:seatIds) AND status = 'HELD' AND reservation_id IN (:ids)")
-                                    .bind("seatIds", seatIds).bind("ids", ids).fetch().rowsUpdated())
+                            .then(seats.releaseLapsed(dateIds, seatIds, ids))
                             .thenMany(Flux.fromIterable(expired).concatMap(r ->
                                     outbox.append(EventType.RESERVATION_EXPIRED, r.concertDateId(), r.eventPayload(null))))
                             .then(Mono.just(expired.size()));
@@ -320,8 +314,6 @@ public class ReservationService {
 
     /** Drops idempotency records past their 24 h lifetime, a bounded batch at a time (ix_idempotency_expiry). */
     public Mono<Long> purgeIdempotencyKeys() {
-        return db.sql("DELETE FROM idempotency_key WHERE expires_at <= :now LIMIT :batch")
-                .bind("now", TimeConfig.toDb(clock.instant())).bind("batch", settings.sweepBatch())
-                .fetch().rowsUpdated();
+        return idempotencyKeys.purge(settings.sweepBatch());
     }
 }

@@ -1,0 +1,4 @@
+package com.concertbooking.booking;
+
+/** A payment row's status. */
+public enum PaymentStatus { COMPLETED, REFUNDED }
