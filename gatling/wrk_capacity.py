@@ -32,7 +32,7 @@ import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALL = ["liveness", "dates", "seats1k", "seats50k", "hold", "pay", "cancel"]
-EXTRA = ["liveness-bearer", "concerts", "concerts-bearer", "balance"]
+EXTRA = ["liveness-bearer", "concerts", "concerts-bearer", "balance", "dates-hot"]
 LABEL = {
     "liveness": "GET /actuator/health/liveness (trivial reference)",
     "liveness-bearer": "GET /actuator/health/liveness with a valid bearer token",
@@ -40,13 +40,14 @@ LABEL = {
     "concerts-bearer": "GET /concerts?page=0&size=20 with a valid bearer token",
     "balance": "GET /users/{id}/balance (authenticated)",
     "dates": "GET /concerts/{id}/dates",
+    "dates-hot": "GET /concerts/{id}/dates, 10 concerts on sale (the opening minute)",
     "seats1k": "GET /concerts/dates/{id}/seats, 1,000-seat date",
     "seats50k": "GET /concerts/dates/{id}/seats, 50,000-seat date",
     "hold": "POST /reservations (hold)",
     "pay": "POST /payments/pay",
     "cancel": "DELETE /reservations/{id} (cancel a hold)",
 }
-TARGET = {"dates": 50, "seats1k": 20, "hold": 8, "pay": 5, "cancel": 5}
+TARGET = {"dates": 50, "dates-hot": 50, "seats1k": 20, "hold": 8, "pay": 5, "cancel": 5}
 
 
 def log(msg):
@@ -432,6 +433,10 @@ def main():
     if any(k in keys for k in ("dates",)):
         files["dates"] = write_lines(os.path.join(a.out, "dates.tsv"),
                                      [line("GET", "/api/v1/concerts/%d/dates" % (1 + (i * 7919) % a.concerts)) for i in range(20000)])
+    if "dates-hot" in keys:
+        # The opening minute: every fan asks for the dates of the few concerts on sale, so their listings stay cached.
+        files["dates-hot"] = write_lines(os.path.join(a.out, "dates-hot.tsv"),
+                                         [line("GET", "/api/v1/concerts/%d/dates" % (1 + i % 10)) for i in range(1000)])
     if "concerts" in keys or "concerts-bearer" in keys:
         files["concerts"] = write_lines(os.path.join(a.out, "concerts.tsv"),
                                         [line("GET", "/api/v1/concerts?page=%d&size=20" % (i % 50)) for i in range(1000)])

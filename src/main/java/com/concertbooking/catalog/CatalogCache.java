@@ -5,11 +5,10 @@ import java.util.function.Supplier;
 
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
@@ -23,7 +22,7 @@ import tools.jackson.databind.ObjectMapper;
  * Redis trouble degrades to reading the database, never to an error.
  */
 @Component
-public class CatalogCache {
+public class CatalogCache implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(CatalogCache.class);
     static final String HASH = "catalog:cache";
@@ -44,7 +43,22 @@ public class CatalogCache {
         this.json = json;
     }
 
-    @PostConstruct
+    /**
+     * A lifecycle bean rather than a @PostConstruct subscription: when the Redis connection factory (itself a
+     * lifecycle bean) is stopped and started again, as in a paused and resumed test context, its connections close
+     * without ending the listener; this bean stops before it and listens again after it.
+     */
+    @Override
+    public void start() {
+        listen();
+    }
+
+    @Override
+    public boolean isRunning() {
+        Disposable current = subscription;
+        return current != null && !current.isDisposed();
+    }
+
     void listen() {
         // Deferred: the listener connects lazily and keeps retrying, so Redis being down never stops the app.
         subscription = reactor.core.publisher.Flux.defer(() -> redis.listenToChannel(CHANNEL))
@@ -53,8 +67,8 @@ public class CatalogCache {
                 .subscribe();
     }
 
-    @PreDestroy
-    void stop() {
+    @Override
+    public void stop() {
         if (subscription != null) {
             subscription.dispose();
         }

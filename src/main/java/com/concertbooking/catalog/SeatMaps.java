@@ -17,12 +17,11 @@ import com.concertbooking.catalog.CatalogController.UpcomingDates;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.micrometer.core.instrument.MeterRegistry;
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
@@ -47,7 +46,7 @@ import tools.jackson.databind.ObjectMapper;
  * an error.
  */
 @Component
-public class SeatMaps {
+public class SeatMaps implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(SeatMaps.class);
     static final String CHANNEL = "catalog:seats-changed";
@@ -121,7 +120,22 @@ public class SeatMaps {
         this.dateLists = new Snapshots<>("dates", settings, Math.max(1, settings.maxBytes().toBytes() / 16), this::loadDates, nanos, meters);
     }
 
-    @PostConstruct
+    /**
+     * A lifecycle bean rather than a @PostConstruct subscription: when the Redis connection factory (itself a
+     * lifecycle bean) is stopped and started again, as in a paused and resumed test context, its connections close
+     * without ending the listener; this bean stops before it and listens again after it.
+     */
+    @Override
+    public void start() {
+        listen();
+    }
+
+    @Override
+    public boolean isRunning() {
+        Disposable current = subscription;
+        return current != null && !current.isDisposed();
+    }
+
     void listen() {
         // Deferred and retried: the listener connects lazily, so Redis being down never stops the app.
         subscription = Flux.defer(() -> redis.listenToChannel(CHANNEL))
@@ -130,8 +144,8 @@ public class SeatMaps {
                 .subscribe();
     }
 
-    @PreDestroy
-    void stop() {
+    @Override
+    public void stop() {
         if (subscription != null) {
             subscription.dispose();
         }
