@@ -130,6 +130,7 @@ public class OutboxRelay implements SmartLifecycle {
                 .onBackpressureLatest(); // many commits during one pass collapse into one more pass
         Disposable.Composite tasks = Disposables.composite();
         tasks.add(topics.ready()
+                .then(releaseEarlierClaims())
                 .thenMany(wakeUps)
                 .takeUntilOther(stop.asMono())
                 .concatMap(w -> drain(), 1)
@@ -293,6 +294,22 @@ public class OutboxRelay implements SmartLifecycle {
                     oldestAgeMillis.set(lag.oldestAge().toMillis());
                 })
                 .onErrorResume(e -> Mono.empty())
+                .then();
+    }
+
+    /** Rows leased under this id by an earlier life of the instance go back to the pool at once (see OutboxStore). */
+    private Mono<Void> releaseEarlierClaims() {
+        return store.releaseAll(instance)
+                .timeout(Duration.ofSeconds(10))
+                .doOnNext(n -> {
+                    if (n > 0) {
+                        log.info("Outbox relay {} released {} rows claimed by its earlier run", instance, n);
+                    }
+                })
+                .onErrorResume(e -> {
+                    log.warn("Outbox relay {} could not release earlier claims (they wait for their lease): {}", instance, e.toString());
+                    return Mono.empty();
+                })
                 .then();
     }
 

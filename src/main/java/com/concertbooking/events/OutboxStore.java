@@ -117,6 +117,19 @@ public class OutboxStore {
                 .fetch().rowsUpdated();
     }
 
+    /**
+     * Gives up every unsent row still leased to {@code instance}: called when a relay starts, since whatever an
+     * earlier life under the same id (a killed and restarted instance) had claimed will never be acknowledged.
+     * Without it those rows, and the later rows of their keys, waited for the lease to run out.
+     */
+    public Mono<Long> releaseAll(String instance) {
+        return db.sql("""
+                        UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+                        WHERE claimed_by = :instance AND status = 'PENDING'""")
+                .bind("instance", instance)
+                .fetch().rowsUpdated();
+    }
+
     /** Deletes up to {@code limit} rows sent before {@code cutoff}; served by the (sent_at) index. */
     public Mono<Long> purgeSentBefore(Instant cutoff, int limit) {
         return db.sql("DELETE FROM outbox WHERE sent_at < :cutoff AND status = 'SENT' LIMIT :limit")

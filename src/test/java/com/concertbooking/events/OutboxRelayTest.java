@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import com.concertbooking.events.OutboxWriter.EventType;
@@ -119,6 +121,26 @@ class OutboxRelayTest extends EventsTestSupport {
             assertThat(records).extracting(r -> json.readTree(r.value()).get("eventId").stringValue()).containsExactlyElementsOf(expected);
             assertThat(records).extracting(ConsumerRecord::partition).containsOnly(records.get(0).partition());
         }
+    }
+
+    @Test
+    void aRestartedRelayReleasesWhatItsEarlierRunHadClaimed() throws InterruptedException {
+        // A row the instance had claimed just before it was killed: leased to its id for another hour.
+        String eventId = UUID.randomUUID().toString();
+        db.sql("""
+                INSERT INTO outbox (event_id, event_type, topic, message_key, payload, status, created_at, claimed_by, claimed_until)
+                VALUES (?, 'payment-completed', 'booking.payment.completed', ?, '{}', 'PENDING', ?, ?, ?)""")
+                .bind(0, eventId).bind(1, "restart-" + eventId).bind(2, TimeConfig.toDb(Instant.now()))
+                .bind(3, relay.instanceId()).bind(4, TimeConfig.toDb(Instant.now().plus(Duration.ofHours(1))))
+                .fetch().rowsUpdated().block(Duration.ofSeconds(10));
+        CountDownLatch stopped = new CountDownLatch(1);
+        relay.stop(stopped::countDown);
+        assertThat(stopped.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(outboxStatus(eventId)).isEqualTo("PENDING");
+
+        relay.start(); // the instance's next life, under the same id
+
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(outboxStatus(eventId)).isEqualTo("SENT"));
     }
 
     @Test
