@@ -41,6 +41,9 @@ class KafkaDownAtStartTest extends EventsTestSupport {
         }
         registry.add("booking.kafka.bootstrap-servers", () -> "127.0.0.1:" + closedPort);
         registry.add("BOOKING_DB_NAME", () -> database);
+        // A database of its own means concert ids of its own: on the shared Redis they would collide with the main
+        // test database's concerts (same queue keys); a Redis database of its own keeps them apart (Cluster has only 0).
+        registry.add("spring.data.redis.database", () -> TestInfrastructure.redisCluster() ? 0 : 2);
         registry.add("booking.events.admin-timeout", () -> "2s");
     }
 

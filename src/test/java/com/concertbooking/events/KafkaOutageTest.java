@@ -55,6 +55,9 @@ class KafkaOutageTest extends EventsTestSupport {
         broker = KafkaBrokerProcess.startNew(Path.of("target", "kafka-outage-" + ProcessHandle.current().pid()));
         registry.add("booking.kafka.bootstrap-servers", broker::bootstrap);
         registry.add("BOOKING_DB_NAME", () -> database);
+        // A database of its own means concert ids of its own: on the shared Redis they would collide with the main
+        // test database's concerts (same queue keys); a Redis database of its own keeps them apart (Cluster has only 0).
+        registry.add("spring.data.redis.database", () -> TestInfrastructure.redisCluster() ? 0 : 1);
         registry.add("booking.events.relay.backoff-max", () -> "2s");
         registry.add("booking.events.relay.delivery-timeout", () -> "8s");
         registry.add("booking.events.relay.lag-interval", () -> "500ms");
