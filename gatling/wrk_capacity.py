@@ -493,7 +493,7 @@ def main():
     for key in keys:
         if key == "liveness":
             run.measure(key, None, warm_secs=a.liveness_warm_secs)
-        elif key in ("dates", "seats1k", "seats50k", "concerts", "concerts-bearer", "liveness-bearer", "balance"):
+        elif key in ("dates", "dates-hot", "seats1k", "seats50k", "concerts", "concerts-bearer", "liveness-bearer", "balance"):
             run.measure(key, files[key])
             if key == "seats50k" and a.rate50k:
                 path, acc, q = files["seats50k.one"]
