@@ -10,9 +10,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
-import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
-import reactor.util.retry.Retry;
 import tools.jackson.databind.ObjectMapper;
 
 /**
@@ -36,42 +34,32 @@ public class CatalogCache implements SmartLifecycle {
             .buildAsync();
     private final ReactiveStringRedisTemplate redis;
     private final ObjectMapper json;
-    private Disposable subscription;
+    private final ChannelListener listener;
 
     public CatalogCache(ReactiveStringRedisTemplate redis, ObjectMapper json) {
         this.redis = redis;
         this.json = json;
+        this.listener = new ChannelListener(redis, CHANNEL, message -> local.synchronous().invalidateAll());
     }
 
-    /**
-     * A lifecycle bean rather than a @PostConstruct subscription: when the Redis connection factory (itself a
-     * lifecycle bean) is stopped and started again, as in a paused and resumed test context, its connections close
-     * without ending the listener; this bean stops before it and listens again after it.
-     */
+    /** Listens to its Redis channel while running (see {@link ChannelListener}). */
     @Override
     public void start() {
         listen();
     }
 
-    @Override
-    public boolean isRunning() {
-        Disposable current = subscription;
-        return current != null && !current.isDisposed();
-    }
-
     void listen() {
-        // Deferred: the listener connects lazily and keeps retrying, so Redis being down never stops the app.
-        subscription = reactor.core.publisher.Flux.defer(() -> redis.listenToChannel(CHANNEL))
-                .doOnNext(m -> local.synchronous().invalidateAll())
-                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofSeconds(1)).maxBackoff(Duration.ofSeconds(10)))
-                .subscribe();
+        listener.start();
     }
 
     @Override
     public void stop() {
-        if (subscription != null) {
-            subscription.dispose();
-        }
+        listener.stop();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return listener.isRunning();
     }
 
     public <T> Mono<T> get(String key, Class<T> type, Supplier<Mono<T>> loader) {

@@ -23,11 +23,8 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
-import reactor.core.Disposable;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
-import reactor.util.retry.Retry;
 import tools.jackson.databind.ObjectMapper;
 
 /**
@@ -100,7 +97,7 @@ public class SeatMaps implements SmartLifecycle {
     private final String instanceId = UUID.randomUUID().toString().substring(0, 8);
     private final Set<Long> unpublished = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean publishScheduled = new AtomicBoolean();
-    private Disposable subscription;
+    private final ChannelListener listener;
 
     @Autowired
     public SeatMaps(CatalogStore store, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters, Clock clock,
@@ -113,6 +110,7 @@ public class SeatMaps implements SmartLifecycle {
         this.store = store;
         this.json = json;
         this.redis = redis;
+        this.listener = new ChannelListener(redis, CHANNEL, this::received);
         this.clock = clock;
         this.settings = settings;
         this.seatMaps = new Snapshots<>("seats", settings, settings.maxBytes().toBytes(), this::loadSeatMap, nanos, meters);
@@ -120,35 +118,24 @@ public class SeatMaps implements SmartLifecycle {
         this.dateLists = new Snapshots<>("dates", settings, Math.max(1, settings.maxBytes().toBytes() / 16), this::loadDates, nanos, meters);
     }
 
-    /**
-     * A lifecycle bean rather than a @PostConstruct subscription: when the Redis connection factory (itself a
-     * lifecycle bean) is stopped and started again, as in a paused and resumed test context, its connections close
-     * without ending the listener; this bean stops before it and listens again after it.
-     */
+    /** Listens to its Redis channel while running (see {@link ChannelListener}). */
     @Override
     public void start() {
         listen();
     }
 
-    @Override
-    public boolean isRunning() {
-        Disposable current = subscription;
-        return current != null && !current.isDisposed();
-    }
-
     void listen() {
-        // Deferred and retried: the listener connects lazily, so Redis being down never stops the app.
-        subscription = Flux.defer(() -> redis.listenToChannel(CHANNEL))
-                .doOnNext(message -> received(message.getMessage()))
-                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofSeconds(1)).maxBackoff(Duration.ofSeconds(10)))
-                .subscribe();
+        listener.start();
     }
 
     @Override
     public void stop() {
-        if (subscription != null) {
-            subscription.dispose();
-        }
+        listener.stop();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return listener.isRunning();
     }
 
     /** Called after a commit that changed seats of this date (hold, payment, cancel, expiry, admin). Non-blocking. */
