@@ -1,10 +1,13 @@
 package com.concertbooking.admin;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
 import com.concertbooking.booking.SeatInventory;
 import com.concertbooking.catalog.CatalogCache;
+import com.concertbooking.queue.Sales;
+import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.TimeConfig;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
@@ -43,36 +46,77 @@ public class ConcertAdmin {
     static final Instant EARLIEST = Instant.parse("2000-01-01T00:00:00Z");
     static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
 
+    /**
+     * A scheduled sale (SPEC 14): the pre-queue opens at {@code prequeueOpensAt} (default: {@code opensAt} minus
+     * booking.sale.prequeue-window), the sale at {@code opensAt}, which must lie ahead.
+     */
+    public record SaleSpec(@NotNull Instant opensAt, Instant prequeueOpensAt) {
+
+        @AssertTrue(message = "must be in the future, and after prequeueOpensAt")
+        boolean isOpensAtValid() {
+            return opensAt == null || (opensAt.isAfter(Instant.now()) && !opensAt.isAfter(LATEST)
+                    && (prequeueOpensAt == null || prequeueOpensAt.isBefore(opensAt)));
+        }
+
+        @AssertTrue(message = "must be between 2000-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
+        boolean isPrequeueOpensAtInRange() {
+            return prequeueOpensAt == null || (!prequeueOpensAt.isBefore(EARLIEST) && !prequeueOpensAt.isAfter(LATEST));
+        }
+    }
+
+    /**
+     * Without {@code sale} the concert is on sale at once, in arrival order. {@code maxTicketsPerUser}: held plus paid
+     * seats per user of this concert (SPEC 4.13; default booking.reservation.max-tickets-per-user).
+     */
     public record CreateConcert(@NotBlank @Size(max = 200) String name,
                                 @Size(max = 2000) String description,
-                                @NotEmpty @Size(max = 100) List<@Valid @NotNull DateSpec> dates) {}
+                                @NotEmpty @Size(max = 100) List<@Valid @NotNull DateSpec> dates,
+                                @Valid SaleSpec sale,
+                                @Min(1) @Max(100) Integer maxTicketsPerUser) {
+
+        public CreateConcert(String name, String description, List<DateSpec> dates) {
+            this(name, description, dates, null, null);
+        }
+    }
 
     public record CreatedDate(long concertDateId, Instant startsAt, String venue, int totalSeats) {}
 
-    public record CreatedConcert(long concertId, String name, List<CreatedDate> dates) {}
+    public record ScheduledSale(Instant prequeueOpensAt, Instant opensAt) {}
+
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    public record CreatedConcert(long concertId, String name, List<CreatedDate> dates, ScheduledSale sale, Integer maxTicketsPerUser) {}
 
     private final DatabaseClient db;
     private final TransactionalOperator tx;
     private final CatalogCache cache;
     private final SeatInventory seats;
+    private final Sales sales;
+    private final Duration prequeueWindow;
 
-    public ConcertAdmin(DatabaseClient db, TransactionalOperator tx, CatalogCache cache, SeatInventory seats) {
+    public ConcertAdmin(DatabaseClient db, TransactionalOperator tx, CatalogCache cache, SeatInventory seats, Sales sales,
+                        BookingProperties properties) {
         this.db = db;
         this.tx = tx;
         this.cache = cache;
         this.seats = seats;
+        this.sales = sales;
+        this.prequeueWindow = properties.sale().prequeueWindow();
     }
 
     public Mono<CreatedConcert> create(CreateConcert request) {
-        Mono<CreatedConcert> work = db.sql("INSERT INTO concert (name, description) VALUES (:name, :description)")
+        ScheduledSale sale = request.sale() == null ? null : new ScheduledSale(request.sale().prequeueOpensAt() != null
+                ? request.sale().prequeueOpensAt() : request.sale().opensAt().minus(prequeueWindow), request.sale().opensAt());
+        var insert = db.sql("INSERT INTO concert (name, description, max_tickets_per_user) VALUES (:name, :description, :max)")
                 .bind("name", request.name().strip())
-                .bind("description", request.description() == null ? "" : request.description().strip())
+                .bind("description", request.description() == null ? "" : request.description().strip());
+        insert = request.maxTicketsPerUser() == null ? insert.bindNull("max", Integer.class) : insert.bind("max", request.maxTicketsPerUser());
+        Mono<CreatedConcert> work = insert
                 .filter(s -> s.returnGeneratedValues("id"))
                 .map(r -> r.get("id", Long.class)).one()
-                .flatMap(concertId -> Flux.fromIterable(request.dates())
-                        .concatMap(date -> createDate(concertId, date))
+                .flatMap(concertId -> (sale == null ? Mono.<Void>empty() : sales.create(concertId, sale.prequeueOpensAt(), sale.opensAt()))
+                        .thenMany(Flux.fromIterable(request.dates()).concatMap(date -> createDate(concertId, date)))
                         .collectList()
-                        .map(dates -> new CreatedConcert(concertId, request.name().strip(), dates)));
+                        .map(dates -> new CreatedConcert(concertId, request.name().strip(), dates, sale, request.maxTicketsPerUser())));
         return work.as(tx::transactional).flatMap(created -> cache.invalidateAll().thenReturn(created));
     }
 

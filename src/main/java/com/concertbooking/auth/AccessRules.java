@@ -68,6 +68,7 @@ public final class AccessRules {
             open(HttpMethod.GET, "/api/v1/concerts"),
             open(HttpMethod.GET, "/api/v1/concerts/{concertId}"),
             open(HttpMethod.GET, "/api/v1/concerts/{concertId}/dates"),
+            open(HttpMethod.GET, "/api/v1/concerts/{concertId}/sale"),
             user(HttpMethod.GET, "/api/v1/concerts/dates/{concertDateId}/seats", QueueNeed.ACTIVE, Owner.NONE),
             user(HttpMethod.GET, "/api/v1/users/{userId}/balance", QueueNeed.NONE, Owner.PATH),
             user(HttpMethod.PATCH, "/api/v1/users/{userId}/charge", QueueNeed.NONE, Owner.PATH),

@@ -34,8 +34,9 @@ import reactor.core.publisher.Mono;
  * <p>The seat row is the single source of truth for "who has this seat", and {@link SeatInventory} its only
  * writer: a hold is one conditional UPDATE of that row (free = AVAILABLE, or HELD with a past
  * {@code held_until}), so the database, not application code, guarantees one live hold or sale per seat, and
- * an expired hold is free at once without waiting for the sweeper. Lock order: reservation, then seat, then
- * user (a hold, which has no reservation yet, takes user then seat; see {@link #holdTx}).
+ * an expired hold is free at once without waiting for the sweeper. Lock order: reservation, then the user's ticket
+ * count of the concert ({@link PurchaseLimits}), then seat, then user (a hold, which has no reservation yet, takes
+ * the ticket count then the seat; see {@link #holdTx}).
  */
 @Service
 public class ReservationService {
@@ -74,6 +75,7 @@ public class ReservationService {
 
     private final DatabaseClient db;
     private final SeatInventory seats;
+    private final PurchaseLimits limits;
     private final IdempotencyKeys idempotencyKeys;
     private final TransactionalOperator tx;
     private final OutboxWriter outbox;
@@ -82,10 +84,12 @@ public class ReservationService {
     private final Clock clock;
     private final MeterRegistry meters;
 
-    public ReservationService(DatabaseClient db, SeatInventory seats, IdempotencyKeys idempotencyKeys, ReactiveTransactionManager transactions,
-                              OutboxWriter outbox, WalletStore wallets, BookingProperties properties, Clock clock, MeterRegistry meters) {
+    public ReservationService(DatabaseClient db, SeatInventory seats, PurchaseLimits limits, IdempotencyKeys idempotencyKeys,
+                              ReactiveTransactionManager transactions, OutboxWriter outbox, WalletStore wallets, BookingProperties properties,
+                              Clock clock, MeterRegistry meters) {
         this.db = db;
         this.seats = seats;
+        this.limits = limits;
         this.idempotencyKeys = idempotencyKeys;
         this.tx = Transactions.readCommitted(transactions);
         this.outbox = outbox;
@@ -160,24 +164,23 @@ public class ReservationService {
     }
 
     private Mono<Reservation> holdTx(Reservation held, Instant now) {
-        // The hold limit (SPEC 4.10) counts the user's live holds of this date under a lock on the user's row.
-        // Why that lock: counting alone is a check-then-act race (50 parallel holds of one user would all
-        // count 0 and all insert). The users row is the one row every hold of this user touches anyway (the
-        // reservation's foreign key takes a shared lock on it), so locking it FOR UPDATE first serialises
-        // exactly one user's holds against each other and nothing else; taking it first (before the seat)
-        // also avoids the S-to-X upgrade deadlock the foreign key's shared lock would cause. Under READ
-        // COMMITTED the COUNT that follows the lock sees every hold of this user committed before it.
-        // Lock order: user, then seat (payments and cancels take reservation, seat, user; a hold never
-        // waits for a seat the same user's payment has locked, since that seat is not free).
-        Mono<Long> lockUser = db.sql("SELECT id FROM users WHERE id = :userId FOR UPDATE")
-                .bind("userId", held.userId())
-                .map(r -> r.get("id", Long.class)).one()
-                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId())));
+        // SPEC 4.13 first: one upsert takes a ticket of the concert for the user if below the limit (PurchaseLimits).
+        // It also locks the user's counter row of this concert, which serialises exactly one user's holds of one
+        // concert against each other and nothing else: the per-date hold count (SPEC 4.10) that follows is therefore
+        // no check-then-act race (50 parallel holds of one user would otherwise all count 0 and all insert). Under READ
+        // COMMITTED that COUNT sees every hold of this user committed before the lock. This statement replaces the
+        // lock on the user's row the hold took before, so the limit costs the hold no extra round trip.
+        // Lock order: ticket count, then seat (payments take reservation, seat, user; cancels and the sweeper take
+        // reservation, ticket count, seat, user). An unknown user fails the reservation's foreign key below.
+        Mono<Boolean> ticket = limits.take(held.userId(), held.concertId())
+                .flatMap(taken -> taken ? Mono.just(true) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
+                        ErrorCode.PURCHASE_LIMIT_REACHED, "User %d already has %d seats of concert %d (held or paid): the most one fan may have",
+                        held.userId(), limit, held.concertId()))));
         Mono<Long> liveHolds = db.sql("SELECT COUNT(*) AS n FROM reservation WHERE user_id = :userId AND concert_date_id = :dateId AND "
                         + ReservationStatus.LIVE_HOLD)
                 .bind("userId", held.userId()).bind("dateId", held.concertDateId()).bind("now", TimeConfig.toDb(now))
                 .map(r -> r.get("n", Long.class)).one();
-        Mono<Long> withinLimit = lockUser.then(liveHolds)
+        Mono<Long> withinLimit = ticket.then(liveHolds)
                 .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
                         : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
                                 held.userId(), n, held.concertDateId())));
@@ -192,6 +195,8 @@ public class ReservationService {
                         .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
                         .filter(s -> s.returnGeneratedValues("id"))
                         .map(r -> r.get("id", Long.class)).one())
+                .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class, e -> ApiException.of(
+                        ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId()))
                 .flatMap(id -> seats.attach(held.seatId(), id)
                         .thenReturn(new Reservation(id, held.userId(), held.concertId(), held.concertDateId(), held.seatId(),
                                 held.seatNumber(), held.price(), ReservationStatus.HELD, held.heldUntil(), null, null)));
@@ -240,6 +245,7 @@ public class ReservationService {
                                             "Concert date %d has already started", r.concertDateId()))
                                     : r.status() == ReservationStatus.HELD
                                     ? markCancelled(r, now)
+                                            .then(limits.giveBack(r.userId(), r.concertId()))
                                             .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
                                             .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
                                             .thenReturn(r.withStatus(ReservationStatus.CANCELLED, null))
@@ -253,6 +259,7 @@ public class ReservationService {
                 .map(row -> row.get("id", Long.class)).one()
                 .switchIfEmpty(Mono.error(() -> new IllegalStateException("PAID reservation " + r.reservationId() + " has no completed payment")));
         return paymentId.flatMap(pid -> markCancelled(r, now)
+                .then(limits.giveBack(r.userId(), r.concertId()))
                 .then(db.sql("UPDATE payment SET status = 'REFUNDED', refunded_at = :now WHERE id = :id")
                         .bind("now", TimeConfig.toDb(now)).bind("id", pid).fetch().rowsUpdated())
                 .then(wallets.credit(r.userId(), r.price()))
@@ -299,6 +306,7 @@ public class ReservationService {
                     List<Long> dateIds = expired.stream().map(Reservation::concertDateId).distinct().toList();
                     return db.sql("UPDATE reservation SET status = 'EXPIRED' WHERE id IN (:ids) AND status = 'HELD'")
                             .bind("ids", ids).fetch().rowsUpdated()
+                            .then(limits.giveBack(expired))
                             .then(seats.releaseLapsed(dateIds, seatIds, ids))
                             .thenMany(Flux.fromIterable(expired).concatMap(r ->
                                     outbox.append(EventType.RESERVATION_EXPIRED, r.concertDateId(), r.eventPayload(null))))

@@ -77,6 +77,17 @@ public class CatalogStore {
                 .one();
     }
 
+    /**
+     * Whether a concert has anything left to buy (SPEC 14 sold out): a seat free or held on a date that has not
+     * started. One probe per date on ix_seat_date_status (AVAILABLE and HELD ranges), stopping at the first seat.
+     */
+    public Mono<Boolean> anySeatLeft(long concertId, Instant now) {
+        return db.sql("SELECT 1 AS x FROM concert_date d JOIN seat s ON s.concert_date_id = d.id AND s.status IN ('AVAILABLE', 'HELD') "
+                        + "WHERE d.concert_id = :concertId AND d.starts_at > :now LIMIT 1")
+                .bind("concertId", concertId).bind("now", TimeConfig.toDb(now))
+                .map(r -> true).one().defaultIfEmpty(false);
+    }
+
     /** Free seats per date, for many dates in one query (no N+1). */
     public Flux<long[]> freeSeatCounts(List<Long> concertDateIds, Instant now) {
         if (concertDateIds.isEmpty()) {

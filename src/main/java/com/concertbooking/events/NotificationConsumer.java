@@ -55,7 +55,7 @@ public class NotificationConsumer implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(NotificationConsumer.class);
     private static final int MAX_EVENT_ID = 36;
     private static final int BATCH = 200;
-    private static final Set<String> TYPES = Arrays.stream(OutboxWriter.EventType.values())
+    private static final Set<String> TYPES = Arrays.stream(OutboxWriter.EventType.values()).filter(OutboxWriter.EventType::notifies)
             .map(OutboxWriter.EventType::type).collect(Collectors.toUnmodifiableSet());
 
     /** A record that can never be processed: its content is wrong. */
@@ -88,7 +88,8 @@ public class NotificationConsumer implements SmartLifecycle {
         this.properties = properties;
         this.json = json;
         this.clock = clock;
-        this.topicNames = Arrays.stream(OutboxWriter.EventType.values()).map(t -> properties.topic(t.topic())).toList();
+        this.topicNames = Arrays.stream(OutboxWriter.EventType.values()).filter(OutboxWriter.EventType::notifies)
+                .map(t -> properties.topic(t.topic())).toList();
         this.recorded = Counter.builder("booking.notifications.recorded").tag("result", "new").register(registry);
         this.duplicates = Counter.builder("booking.notifications.recorded").tag("result", "duplicate").register(registry);
         this.deadLettered = Counter.builder("booking.events.dead.lettered").description("Records sent to a dead-letter topic").register(registry);

@@ -21,19 +21,35 @@ import tools.jackson.databind.ObjectMapper;
 @Component
 public class OutboxWriter {
 
-    /** The four event types of SPEC section 7 and their topics. */
+    /**
+     * The event types of SPEC sections 7 and 14 and their topics. The first four concern one user's reservation
+     * (keyed by concert date; the notification consumer records them); a sale's opening concerns a whole concert
+     * (keyed by concert).
+     */
     public enum EventType {
         PAYMENT_COMPLETED("payment-completed", "booking.payment.completed"),
         PAYMENT_REFUNDED("payment-refunded", "booking.payment.refunded"),
         RESERVATION_CANCELLED("reservation-cancelled", "booking.reservation.cancelled"),
-        RESERVATION_EXPIRED("reservation-expired", "booking.reservation.expired");
+        RESERVATION_EXPIRED("reservation-expired", "booking.reservation.expired"),
+        SALE_OPENED("sale-opened", "booking.sale.opened", false);
 
         private final String type;
         private final String topic;
+        private final boolean notifies;
 
         EventType(String type, String topic) {
+            this(type, topic, true);
+        }
+
+        EventType(String type, String topic, boolean notifies) {
             this.type = type;
             this.topic = topic;
+            this.notifies = notifies;
+        }
+
+        /** Whether the notification consumer records this type (a user's event), or leaves it to other consumers. */
+        public boolean notifies() {
+            return notifies;
         }
 
         public String type() {
@@ -59,7 +75,8 @@ public class OutboxWriter {
 
     /**
      * Appends an event. The record value is JSON: {"eventId","type","occurredAt", ...payload}; the
-     * Kafka key is the concert date id, so one date's events stay in order on one partition.
+     * Kafka key is the concert date id (the concert's, for a sale event), so one date's events stay in order on
+     * one partition.
      */
     public Mono<String> append(EventType type, long concertDateId, Map<String, Object> payload) {
         String eventId = UUID.randomUUID().toString();

@@ -19,7 +19,10 @@ import reactor.core.scheduler.Schedulers;
  * Runs the admission step for every concert with a queue. Every instance runs it, twice per tick: the
  * admit script claims the tick's slot in Redis, so exactly one call per slot and concert admits (the
  * others only read counts for the gauges). An instance that dies simply stops competing for slots.
- * Every {@link #POLICY_SYNC} it also brings the Redis copies of those concerts' policies up to the database.
+ * Every {@link #POLICY_SYNC} it also brings the Redis copies of those concerts' policies and sale schedules up to the
+ * database. Each step carries this instance's view of whether the concert is sold out (SPEC 14), feeds the wait
+ * estimates, and, once a scheduled sale has opened, makes sure the opening is revealed (one instance's conditional
+ * write wins; the others find it done).
  */
 @Component
 public class AdmissionScheduler implements SmartLifecycle {
@@ -28,14 +31,23 @@ public class AdmissionScheduler implements SmartLifecycle {
     static final Duration POLICY_SYNC = Duration.ofSeconds(5);
 
     private final QueueStore store;
+    private final QueueService queue;
+    private final Sales sales;
+    private final WaitEstimates waits;
     private final QueueMetrics metrics;
     private final Duration period;
+    /** Concerts whose opening this instance knows to be revealed (so it stops asking). */
+    private final Set<Long> revealed = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile Disposable running;
     private volatile long lastFailureLog;
     private volatile long lastPolicySync;
 
-    public AdmissionScheduler(QueueStore store, QueueMetrics metrics, BookingProperties properties) {
+    public AdmissionScheduler(QueueStore store, QueueService queue, Sales sales, WaitEstimates waits, QueueMetrics metrics,
+                              BookingProperties properties) {
         this.store = store;
+        this.queue = queue;
+        this.sales = sales;
+        this.waits = waits;
         this.metrics = metrics;
         // Half the tick: a late timer never makes a whole slot go by unclaimed.
         this.period = Duration.ofMillis(Math.max(50, properties.queue().tick().toMillis() / 2));
@@ -52,7 +64,8 @@ public class AdmissionScheduler implements SmartLifecycle {
             return Mono.empty();
         }
         lastPolicySync = now;
-        return store.concerts().collect(java.util.stream.Collectors.toSet()).flatMap(store::syncPolicies).onErrorResume(e -> {
+        return store.concerts().collect(java.util.stream.Collectors.toSet())
+                .flatMap(ids -> store.syncPolicies(ids).then(store.syncSales(ids))).onErrorResume(e -> {
             logFailure(e);
             return Mono.empty();
         });
@@ -67,17 +80,40 @@ public class AdmissionScheduler implements SmartLifecycle {
 
     private Mono<List<QueueStore.TickResult>> timedTicks() {
         return store.concerts()
-                .flatMap(concertId -> store.tick(concertId).onErrorResume(e -> {
+                .flatMap(concertId -> tick(concertId).onErrorResume(e -> {
                     logFailure(e);
                     return Mono.empty();
                 }), 16)
                 .doOnNext(metrics::record)
+                .doOnNext(waits::observe)
                 .collectList()
                 .doOnNext(results -> {
                     Set<Long> live = new HashSet<>();
                     results.forEach(r -> live.add(r.concertId()));
                     metrics.retain(live);
+                    waits.retain(live);
+                    revealed.retainAll(live);
                 });
+    }
+
+    /** One step with this instance's view of the seats (unknown when the database does not answer: kept as recorded). */
+    private Mono<QueueStore.TickResult> tick(long concertId) {
+        return queue.soldOut(concertId).map(java.util.Optional::of)
+                .onErrorResume(e -> Mono.just(java.util.Optional.empty()))
+                .flatMap(soldOut -> store.tick(concertId, soldOut.orElse(null)))
+                .flatMap(r -> r.cohortSize() < 0 || revealed.contains(concertId) ? Mono.just(r) : reveal(r).thenReturn(r));
+    }
+
+    /** The opening's record and its event: written by whichever instance gets there first (the rest find it done). */
+    private Mono<Void> reveal(QueueStore.TickResult r) {
+        return sales.reveal(r.concertId(), r.cohortSize())
+                .doOnNext(sale -> log.info("sale of concert {} opened: cohort of {}, seed revealed, commitment {}",
+                        sale.concertId(), sale.cohortSize(), sale.commitment()))
+                .then(Mono.fromRunnable(() -> revealed.add(r.concertId())))
+                .onErrorResume(e -> {
+                    logFailure(e); // the next step tries again
+                    return Mono.empty();
+                }).then();
     }
 
     @Override

@@ -2,7 +2,10 @@ package com.concertbooking.queue;
 
 import java.time.Clock;
 
+import java.time.Instant;
+
 import com.concertbooking.support.ApiException;
+import com.concertbooking.support.ErrorCode;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
@@ -27,29 +30,49 @@ import reactor.core.publisher.Mono;
 @RequestMapping("/api/v1/admin/queues")
 public class QueueAdminController {
 
+    /** SPEC 3: the operator's message is at most this many characters (code points). */
+    static final int MAX_MESSAGE = 280;
+
     private final QueueService queue;
     private final QueueStore store;
     private final QueueMetrics metrics;
     private final QueueStreams streams;
+    private final QueueIds queueIds;
+    private final WaitEstimates waits;
     private final Clock clock;
 
-    public QueueAdminController(QueueService queue, QueueStore store, QueueMetrics metrics, QueueStreams streams, Clock clock) {
+    public QueueAdminController(QueueService queue, QueueStore store, QueueMetrics metrics, QueueStreams streams, QueueIds queueIds,
+                                WaitEstimates waits, Clock clock) {
         this.queue = queue;
         this.store = store;
         this.metrics = metrics;
         this.streams = streams;
+        this.queueIds = queueIds;
+        this.waits = waits;
         this.clock = clock;
     }
 
     /**
      * The SPEC fields, then what the operator console shows: how long the first in line has waited (null when
      * nobody waits), the estimated waits of the people in line at the 50th/90th/99th percentile of position and
-     * of the last one (null while nothing moves), and the SSE streams of this concert open on the answering instance.
+     * of the last one (null while nothing moves), the SSE streams of this concert open on the answering instance,
+     * whether admission moves, how many of a scheduled sale's pre-queue cohort still wait, sold out, and the message.
      */
     public record QueueView(long concertId, long waiting, long active, int admitPerTick, int maxActive,
                             long activeTtlSeconds, long waitingTimeoutSeconds, long admittedTotal,
                             double observedAdmissionsPerSecond, Long oldestWaitSeconds, WaitPercentiles estimatedWaitSeconds,
-                            int openStreams) {}
+                            int openStreams, Admission admission, long cohortWaiting, boolean soldOut,
+                            @JsonInclude(JsonInclude.Include.ALWAYS) String message) {}
+
+    /** The operator's message to the queue's fans; null (or absent) clears it. */
+    public record Message(String text) {}
+
+    public record MessageView(long concertId, @JsonInclude(JsonInclude.Include.ALWAYS) String message) {}
+
+    /** Support's view of one fan's entry, found by the queue ID the fan reads out (SPEC 3). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Entry(String queueId, long userId, QueueStore.Kind state, Long position, Instant joinedAt, Instant lastSeenAt,
+                        Instant activeUntil) {}
 
     @JsonInclude(JsonInclude.Include.ALWAYS)
     public record WaitPercentiles(Long p50, Long p90, Long p99, Long max) {}
@@ -89,14 +112,53 @@ public class QueueAdminController {
                 .map(r -> new Admitted(concertId, r.admitted(), r.waiting(), r.active()));
     }
 
+    /** Posts (or with null clears) the message every fan of this queue sees: status bodies and {@code event: message}. */
+    @PutMapping(path = "/{concertId}/message", consumes = MediaType.APPLICATION_JSON_VALUE)
+    public Mono<MessageView> message(@PathVariable @Positive long concertId, @RequestBody Message body) {
+        String text = body == null || body.text() == null ? null : body.text().strip();
+        if (text != null && text.isEmpty()) {
+            return Mono.error(ApiException.validation("text: must not be blank (send null to clear the message)"));
+        }
+        if (text != null && text.codePointCount(0, text.length()) > MAX_MESSAGE) {
+            return Mono.error(ApiException.validation("text: at most " + MAX_MESSAGE + " characters"));
+        }
+        if (text != null && text.codePoints().anyMatch(c -> Character.isISOControl(c) && c != '\n')) {
+            return Mono.error(ApiException.validation("text: control characters other than line breaks are not allowed"));
+        }
+        return queue.requireConcert(concertId)
+                .then(Mono.defer(() -> store.setMessage(concertId, text)))
+                .thenReturn(new MessageView(concertId, text));
+    }
+
+    /** Support: a fan's entry by the queue ID the fan reads out; 404 when that fan has no entry in this queue. */
+    @GetMapping("/{concertId}/entries/{queueId}")
+    public Mono<Entry> entry(@PathVariable @Positive long concertId, @PathVariable String queueId) {
+        long userId = queueIds.userOf(concertId, queueId);
+        if (userId <= 0) {
+            return Mono.error(ApiException.validation("queueId: not a queue ID (10 characters of Crockford base32)"));
+        }
+        String canonical = queueIds.of(concertId, userId);
+        return queue.requireConcert(concertId)
+                .then(Mono.defer(() -> store.lookup(concertId, userId)))
+                .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.NOT_FOUND,
+                        "Nobody holds queue ID " + canonical + " in the queue of concert " + concertId + " (left, dropped or done)")))
+                .map(e -> {
+                    Long joined = QueueService.joinedAtMs(e.entryId());
+                    return new Entry(canonical, userId, e.kind(), e.position(), joined == null ? null : Instant.ofEpochMilli(joined),
+                            e.lastSeenAt(), e.activeUntil());
+                });
+    }
+
     private Mono<QueueView> view0(long concertId) {
         return store.view(concertId).zipWith(oldestJoinMs(concertId)).map(t -> {
             QueueStore.View v = t.getT1();
             long joined = t.getT2();
             Long oldest = v.waiting() == 0 || joined < 0 ? null : Math.max(0, clock.millis() - joined) / 1000;
+            Admission admission = Admission.of(v.admitPerTick(), v.maxActive(), v.active(), v.soldOut());
             return new QueueView(concertId, v.waiting(), v.active(), v.admitPerTick(), v.maxActive(),
-                    v.activeTtlMs() / 1000, v.waitTimeoutMs() / 1000, v.admittedTotal(), v.observedRate(), oldest,
-                    percentiles(v), streams.openStreams(concertId));
+                    v.activeTtlMs() / 1000, v.waitTimeoutMs() / 1000, v.admittedTotal(), waits.observedRate(concertId).orElse(0),
+                    oldest, percentiles(concertId, v, admission), streams.openStreams(concertId), admission, v.cohortLeft(),
+                    v.soldOut(), v.message());
         });
     }
 
@@ -105,16 +167,17 @@ public class QueueAdminController {
         return store.frontEntry(concertId).mapNotNull(QueueService::joinedAtMs).defaultIfEmpty(-1L);
     }
 
-    private WaitPercentiles percentiles(QueueStore.View v) {
-        return new WaitPercentiles(estimateAt(v, 0.50), estimateAt(v, 0.90), estimateAt(v, 0.99), estimateAt(v, 1.0));
+    private WaitPercentiles percentiles(long concertId, QueueStore.View v, Admission admission) {
+        return new WaitPercentiles(estimateAt(concertId, v, admission, 0.50), estimateAt(concertId, v, admission, 0.90),
+                estimateAt(concertId, v, admission, 0.99), estimateAt(concertId, v, admission, 1.0));
     }
 
     /** The estimated wait of whoever stands at this fraction of the line (what that fan's page shows). */
-    private Long estimateAt(QueueStore.View v, double fraction) {
+    private Long estimateAt(long concertId, QueueStore.View v, Admission admission, double fraction) {
         if (v.waiting() == 0) {
             return null;
         }
         long position = Math.max(1, (long) Math.ceil(v.waiting() * fraction));
-        return queue.estimateSeconds(new QueueStore.EntryState(QueueStore.Kind.WAITING, position, null), v.observedRate(), v.admitPerTick());
+        return waits.seconds(concertId, position, admission, v.admitPerTick());
     }
 }

@@ -19,14 +19,18 @@ import reactor.core.publisher.Mono;
 @Repository
 class QueuePolicies {
 
-    /** A concert's stored policy; {@code version} 0 and all nulls when the operator never set one. */
-    record Policy(long concertId, Integer admitPerTick, Integer maxActive, Long activeTtlMs, Long waitTimeoutMs, long version) {
+    /**
+     * A concert's stored policy and the operator's message to its fans; {@code version} 0 and all nulls when the
+     * operator never set one.
+     */
+    record Policy(long concertId, Integer admitPerTick, Integer maxActive, Long activeTtlMs, Long waitTimeoutMs, String message,
+                  long version) {
         static Policy defaults(long concertId) {
-            return new Policy(concertId, null, null, null, null, 0);
+            return new Policy(concertId, null, null, null, null, null, 0);
         }
     }
 
-    private static final String COLUMNS = "concert_id, admit_per_tick, max_active, active_ttl_ms, waiting_timeout_ms, version";
+    private static final String COLUMNS = "concert_id, admit_per_tick, max_active, active_ttl_ms, waiting_timeout_ms, message, version";
 
     private final DatabaseClient db;
     private final Clock clock;
@@ -38,7 +42,8 @@ class QueuePolicies {
 
     private static Policy row(Readable r) {
         return new Policy(r.get("concert_id", Long.class), r.get("admit_per_tick", Integer.class), r.get("max_active", Integer.class),
-                r.get("active_ttl_ms", Long.class), r.get("waiting_timeout_ms", Long.class), r.get("version", Long.class));
+                r.get("active_ttl_ms", Long.class), r.get("waiting_timeout_ms", Long.class), r.get("message", String.class),
+                r.get("version", Long.class));
     }
 
     Mono<Policy> load(long concertId) {
@@ -71,6 +76,16 @@ class QueuePolicies {
                 .bind("now", TimeConfig.toDb(clock.instant()));
         spec = activeTtlMs == null ? spec.bindNull("ttl", Long.class) : spec.bind("ttl", activeTtlMs);
         spec = waitTimeoutMs == null ? spec.bindNull("wait", Long.class) : spec.bind("wait", waitTimeoutMs);
+        return spec.fetch().rowsUpdated().then(load(concertId));
+    }
+
+    /** Stores the operator's message (null clears it), leaving the rest of the policy as it is. */
+    Mono<Policy> saveMessage(long concertId, String message) {
+        DatabaseClient.GenericExecuteSpec spec = db.sql("""
+                        INSERT INTO queue_policy (concert_id, message, version, updated_at) VALUES (:id, :message, 1, :now)
+                        ON DUPLICATE KEY UPDATE message = :message, version = version + 1, updated_at = :now""")
+                .bind("id", concertId).bind("now", TimeConfig.toDb(clock.instant()));
+        spec = message == null ? spec.bindNull("message", String.class) : spec.bind("message", message);
         return spec.fetch().rowsUpdated().then(load(concertId));
     }
 }

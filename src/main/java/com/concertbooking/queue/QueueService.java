@@ -1,16 +1,20 @@
 package com.concertbooking.queue;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 
+import com.concertbooking.queue.QueueStore.Conditions;
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
 import com.concertbooking.catalog.CatalogStore;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.QueuePass;
 import com.concertbooking.wallet.WalletStore;
@@ -25,15 +29,20 @@ import reactor.core.publisher.Mono;
 @Service
 public class QueueService {
 
-    /** What a client sees of its place: the body of the token and status responses. */
+    /**
+     * What a client sees of its place: the body of the token and status responses (SPEC 3). {@code position} and
+     * {@code admission} while WAITING; {@code opensAt}, {@code serverTime} and the draw's {@code commitment} in the
+     * PREQUEUE; {@code estimatedWaitSeconds} is always present, null unless admission is RUNNING (0 when ACTIVE).
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Ticket(String token, long userId, long concertId, String status, Long position,
-                         Long estimatedWaitSeconds, Instant activeUntil) {}
+    public record Ticket(String token, String queueId, long userId, long concertId, String status, Long position, Admission admission,
+                         @JsonInclude(JsonInclude.Include.ALWAYS) Long estimatedWaitSeconds, Instant activeUntil, Instant opensAt,
+                         Instant serverTime, String commitment, String message, Boolean soldOut) {}
 
     public record Issued(Ticket ticket, boolean created) {}
 
     /** A genuine token with its entry's state now; {@code pass.status() == ENDED} when the entry is gone. */
-    public record Verified(QueuePass pass, EntryState state, Ticket ticket) {
+    public record Verified(QueuePass pass, EntryState state, Conditions conditions, Ticket ticket) {
         public boolean live() {
             return state.kind() != Kind.GONE;
         }
@@ -41,20 +50,30 @@ public class QueueService {
 
     private final QueueStore store;
     private final TokenCodec tokens;
+    private final QueueIds queueIds;
+    private final Sales sales;
+    private final WaitEstimates waits;
     private final CatalogStore catalog;
-    private final Duration tick;
     private final WalletStore wallets;
+    private final Clock clock;
     private final AsyncCache<Long, Boolean> concerts = existenceCache();
     private final AsyncCache<Long, Boolean> users = existenceCache();
     private final AsyncCache<Long, Long> dateConcerts = Caffeine.newBuilder()
             .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(100_000).buildAsync();
+    /** Whether anything is left to buy, per concert: at most one probe per concert and second on this instance. */
+    private final AsyncCache<Long, Boolean> soldOut = Caffeine.newBuilder()
+            .expireAfterWrite(Duration.ofSeconds(1)).maximumSize(100_000).buildAsync();
 
-    public QueueService(QueueStore store, TokenCodec tokens, CatalogStore catalog, WalletStore wallets, BookingProperties properties) {
+    public QueueService(QueueStore store, TokenCodec tokens, QueueIds queueIds, Sales sales, WaitEstimates waits, CatalogStore catalog,
+                        WalletStore wallets, Clock clock) {
         this.store = store;
-        this.wallets = wallets;
         this.tokens = tokens;
+        this.queueIds = queueIds;
+        this.sales = sales;
+        this.waits = waits;
         this.catalog = catalog;
-        this.tick = properties.queue().tick();
+        this.wallets = wallets;
+        this.clock = clock;
     }
 
     /** Known concerts and users are cached for minutes (they are never deleted); unknown ones only briefly. */
@@ -97,12 +116,48 @@ public class QueueService {
                         : Mono.error(ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", userId)));
     }
 
-    /** Issue a token, or report the live one this user already has for this concert (same place, same entry). */
+    /** SPEC 14: no seat of the concert free or held on a date still ahead (probed at most once a second here). */
+    Mono<Boolean> soldOut(long concertId) {
+        return Mono.fromFuture(() -> soldOut.get(concertId, (id, executor) ->
+                catalog.anySeatLeft(id, clock.instant()).map(left -> !left).toFuture()));
+    }
+
+    /**
+     * Issue a token, or report the live one this user already has for this concert (same place, same entry). Before
+     * the pre-queue opens: 409 SALE_NOT_OPEN with the times; nothing left to buy: 409 SOLD_OUT (both write nothing).
+     */
     public Mono<Issued> issue(long userId, long concertId) {
-        return requireUser(userId).then(requireConcert(concertId))
-                .then(Mono.defer(() -> store.join(concertId, userId, entryId(System.currentTimeMillis()))))
-                .map(joined -> new Issued(ticket(tokens.sign(userId, concertId, joined.entryId()), userId, concertId, joined.state(),
-                        estimateSeconds(joined.state(), joined.observedRate(), joined.admitPerTick())), joined.created()));
+        return requireUser(userId).then(requireConcert(concertId)).then(Mono.defer(() -> join(userId, concertId, false)));
+    }
+
+    private Mono<Issued> join(long userId, long concertId, boolean afterDraw) {
+        Mono<Optional<Sales.Drawn>> drawn = sales.drawn(concertId).map(Optional::of).defaultIfEmpty(Optional.empty());
+        return Mono.zip(drawn, soldOut(concertId)).flatMap(t -> {
+            String digest = t.getT1().map(d -> Draw.digest(d.seed(), userId)).orElse("");
+            return store.join(concertId, userId, entryId(clock.millis()), digest, t.getT2()).flatMap(outcome -> {
+                if (outcome instanceof QueueStore.Joined joined) {
+                    String token = tokens.sign(userId, concertId, joined.entryId());
+                    String commitment = t.getT1().map(Sales.Drawn::commitment).orElse(null);
+                    return Mono.just(new Issued(ticket(token, userId, concertId, joined.state(), joined.conditions(), commitment),
+                            joined.created()));
+                }
+                if (outcome instanceof QueueStore.NotOpen notOpen) {
+                    Map<String, Object> times = new LinkedHashMap<>();
+                    times.put("prequeueOpensAt", notOpen.prequeueOpensAt());
+                    times.put("opensAt", notOpen.opensAt());
+                    times.put("serverTime", notOpen.now());
+                    return Mono.error(new ApiException(ErrorCode.SALE_NOT_OPEN, String.format(
+                            "The sale of concert %d has not opened yet: its pre-queue opens at %s, the sale at %s",
+                            concertId, notOpen.prequeueOpensAt(), notOpen.opensAt()), null, times));
+                }
+                if (outcome instanceof QueueStore.SoldOut) {
+                    return Mono.error(ApiException.of(ErrorCode.SOLD_OUT, "Concert %d is sold out: no seat is free or held", concertId));
+                }
+                // The pre-queue is open and this instance has no seed yet: draw it (or read the one another drew).
+                return afterDraw ? Mono.error(new IllegalStateException("no seed for concert " + concertId + " after the draw"))
+                        : sales.draw(concertId).then(Mono.defer(() -> join(userId, concertId, true)));
+            });
+        });
     }
 
     /**
@@ -134,16 +189,18 @@ public class QueueService {
             return Mono.error(e);
         }
         return store.states(claims.concertId(), List.of(new QueueStore.Member(claims.userId(), claims.entryId())), true)
-                .map(batch -> {
+                .flatMap(batch -> {
                     EntryState state = batch.states().get(0);
                     QueuePass.Status status = switch (state.kind()) {
-                        case WAITING -> QueuePass.Status.WAITING;
+                        case WAITING, PREQUEUE -> QueuePass.Status.WAITING;
                         case ACTIVE -> QueuePass.Status.ACTIVE;
                         case GONE -> QueuePass.Status.ENDED;
                     };
                     QueuePass pass = new QueuePass(claims.userId(), claims.concertId(), claims.entryId(), status);
-                    Long est = estimateSeconds(state, batch.observedRate(), batch.admitPerTick());
-                    return new Verified(pass, state, ticket(token, claims.userId(), claims.concertId(), state, est));
+                    Mono<String> commitment = state.kind() == Kind.PREQUEUE
+                            ? sales.drawn(claims.concertId()).map(Sales.Drawn::commitment) : Mono.empty();
+                    return commitment.map(Optional::of).defaultIfEmpty(Optional.empty()).map(c -> new Verified(pass, state,
+                            batch.conditions(), ticket(token, claims.userId(), claims.concertId(), state, batch.conditions(), c.orElse(null))));
                 });
     }
 
@@ -157,32 +214,31 @@ public class QueueService {
         return leave(pass);
     }
 
-    /**
-     * Seconds until admission at the observed admission rate; before anything was observed, at the configured
-     * rate; null when the queue is paused and nothing is moving (the wait is then unknown).
-     */
-    public Long estimateSeconds(EntryState state, double observedPerSecond, int admitPerTick) {
-        if (state.kind() == Kind.ACTIVE) {
-            return 0L;
-        }
-        if (state.kind() != Kind.WAITING) {
-            return null;
-        }
-        if (observedPerSecond > 0) {
-            return (long) Math.ceil(state.position() / observedPerSecond);
-        }
-        if (admitPerTick > 0) {
-            long ticks = (state.position() + admitPerTick - 1) / admitPerTick;
-            return (long) Math.ceil(ticks * tick.toMillis() / 1000.0);
-        }
-        return null;
+    /** The estimated wait of a state: 0 when active, seconds while waiting with admission running, else null. */
+    Long estimateSeconds(long concertId, EntryState state, Conditions conditions) {
+        return switch (state.kind()) {
+            case ACTIVE -> 0L;
+            case WAITING -> waits.seconds(concertId, state.position(), conditions.admission(), conditions.admitPerTick());
+            default -> null;
+        };
     }
 
-    static Ticket ticket(String token, long userId, long concertId, EntryState state, Long estimate) {
+    /** The queue ID a fan reads out to support (null for user ids beyond its range). */
+    String queueId(long concertId, long userId) {
+        return queueIds.of(concertId, userId);
+    }
+
+    Ticket ticket(String token, long userId, long concertId, EntryState state, Conditions c, String commitment) {
+        String queueId = queueIds.of(concertId, userId);
+        Boolean soldOut = c.soldOut() && state.kind() != Kind.GONE ? Boolean.TRUE : null;
         return switch (state.kind()) {
-            case WAITING -> new Ticket(token, userId, concertId, "WAITING", state.position(), estimate, null);
-            case ACTIVE -> new Ticket(token, userId, concertId, "ACTIVE", null, 0L, state.activeUntil().truncatedTo(ChronoUnit.MILLIS));
-            case GONE -> new Ticket(token, userId, concertId, "EXPIRED", null, null, null);
+            case PREQUEUE -> new Ticket(token, queueId, userId, concertId, "PREQUEUE", null, null, null, null, c.opensAt(),
+                    c.serverTime(), commitment, c.message(), soldOut);
+            case WAITING -> new Ticket(token, queueId, userId, concertId, "WAITING", state.position(), c.admission(),
+                    estimateSeconds(concertId, state, c), null, null, null, null, c.message(), soldOut);
+            case ACTIVE -> new Ticket(token, queueId, userId, concertId, "ACTIVE", null, null, 0L,
+                    state.activeUntil().truncatedTo(ChronoUnit.MILLIS), null, null, null, c.message(), soldOut);
+            case GONE -> new Ticket(token, queueId, userId, concertId, "EXPIRED", null, null, null, null, null, null, null, null, null);
         };
     }
 }

@@ -74,9 +74,12 @@ public class QueueStreams implements SmartLifecycle {
      */
     static final long RESUBSCRIBE_EVERY_MS = 10_000;
 
-    /** What the hub pushes to a stream: a state (forced: send even if unchanged) or a heartbeat (state null). */
-    record Update(EntryState state, Long estimate, boolean forced) {
-        static final Update HEARTBEAT = new Update(null, null, false);
+    /**
+     * What the hub pushes to a stream: a state with its concert's conditions (forced: send even if unchanged) or a
+     * heartbeat (state null). {@code conditions} may be null for an admission learnt from a message alone.
+     */
+    record Update(EntryState state, QueueStore.Conditions conditions, Long estimate, String commitment, boolean forced) {
+        static final Update HEARTBEAT = new Update(null, null, null, null, false);
     }
 
     static final class Watcher {
@@ -121,6 +124,7 @@ public class QueueStreams implements SmartLifecycle {
 
     private final QueueStore store;
     private final QueueService service;
+    private final Sales sales;
     private final QueueMetrics metrics;
     private final LettuceConnectionFactory connections;
     private final long defaultWaitTimeoutMs;
@@ -137,10 +141,11 @@ public class QueueStreams implements SmartLifecycle {
     private long lastHeartbeatMs = System.currentTimeMillis();
     private volatile long lastFailureLog;
 
-    public QueueStreams(QueueStore store, QueueService service, QueueMetrics metrics, LettuceConnectionFactory connections,
+    public QueueStreams(QueueStore store, QueueService service, Sales sales, QueueMetrics metrics, LettuceConnectionFactory connections,
                         BookingProperties properties) {
         this.store = store;
         this.service = service;
+        this.sales = sales;
         this.metrics = metrics;
         this.connections = connections;
         this.defaultWaitTimeoutMs = properties.queue().waitingTimeout().toMillis();
@@ -165,13 +170,16 @@ public class QueueStreams implements SmartLifecycle {
     }
 
     /**
-     * The event stream of one verified token, starting from the state the verification just read. A waiting token
-     * gets a stream only while fewer than max-streams-per-token of its streams are open (across instances), else 429.
+     * The event stream of one verified token, starting from the state the verification just read. A waiting (or
+     * pre-queue) token gets a stream only while fewer than max-streams-per-token of its streams are open (across
+     * instances), else 429. Active, expired and sold-out answers are one event (after the message, if any) and done.
      */
     public Flux<ServerSentEvent<Object>> stream(QueueService.Verified verified) {
-        Update first = new Update(verified.state(), verified.ticket().estimatedWaitSeconds(), true);
-        if (verified.state().kind() != Kind.WAITING) {
-            return Flux.just(new Memory().event(first)); // active or expired: one event and done
+        Update first = new Update(verified.state(), verified.conditions(), verified.ticket().estimatedWaitSeconds(),
+                verified.ticket().commitment(), true);
+        Kind kind = verified.state().kind();
+        if ((kind != Kind.WAITING && kind != Kind.PREQUEUE) || verified.conditions().soldOut()) {
+            return Flux.fromIterable(new Memory().events(first)); // one answer and done
         }
         long concertId = verified.pass().concertId();
         return Flux.defer(() -> {
@@ -191,7 +199,7 @@ public class QueueStreams implements SmartLifecycle {
                         open.incrementAndGet();
                         return Flux.concat(Mono.just(first), watcher.sink.asFlux());
                     }))
-                    .mapNotNull(memory::event)
+                    .concatMapIterable(memory::events)
                     .takeUntil(Memory::terminal)
                     .doFinally(signal -> {
                         if (registered.get()) {
@@ -211,38 +219,77 @@ public class QueueStreams implements SmartLifecycle {
         return Duration.ofSeconds(s);
     }
 
-    /** Per-stream memory: send a position when it changed or when a keep-alive is due; never move back. */
+    /**
+     * Per-stream memory: what this stream was last told. A position goes out when it, its estimate or the admission
+     * state changed, or when a keep-alive is due, and never moves back; the pre-queue's countdown goes out on every
+     * keep-alive (with the server's time); the operator's message whenever it changed; sold out, admission and
+     * expiry end the stream.
+     */
     static final class Memory {
+        private static final Object UNSENT = new Object();
         private long position = Long.MAX_VALUE;
         private Long estimate;
+        private Admission admission;
+        private Object message = UNSENT;
+        private Instant opensAt;
 
-        ServerSentEvent<Object> event(Update u) {
+        List<ServerSentEvent<Object>> events(Update u) {
             if (u.state() == null) {
-                return ServerSentEvent.builder().comment("heartbeat").build();
+                return List.of(ServerSentEvent.builder().comment("heartbeat").build());
             }
-            return switch (u.state().kind()) {
-                case ACTIVE -> ServerSentEvent.<Object>builder(new ActiveEvent("ACTIVE", u.state().activeUntil()))
-                        .event("active").build();
-                case GONE -> ServerSentEvent.<Object>builder(new ExpiredEvent("EXPIRED")).event("expired").build();
-                case WAITING -> {
-                    long p = Math.min(position, u.state().position());
-                    boolean changed = p != position || !Objects.equals(estimate, u.estimate());
-                    position = p;
-                    estimate = u.estimate();
-                    yield changed || u.forced()
-                            ? ServerSentEvent.<Object>builder(new PositionEvent("WAITING", p, u.estimate())).event("position").build()
-                            : null;
+            List<ServerSentEvent<Object>> out = new ArrayList<>(2);
+            QueueStore.Conditions c = u.conditions();
+            if (c != null && u.state().kind() != Kind.GONE && !Objects.equals(message, c.message())
+                    && !(message == UNSENT && c.message() == null)) {
+                message = c.message();
+                out.add(ServerSentEvent.<Object>builder(new MessageEvent(c.message())).event("message").build());
+            }
+            switch (u.state().kind()) {
+                case ACTIVE -> out.add(ServerSentEvent.<Object>builder(new ActiveEvent("ACTIVE", u.state().activeUntil()))
+                        .event("active").build());
+                case GONE -> out.add(ServerSentEvent.<Object>builder(new ExpiredEvent("EXPIRED")).event("expired").build());
+                case PREQUEUE, WAITING -> {
+                    if (c != null && c.soldOut()) {
+                        out.add(ServerSentEvent.<Object>builder(new SoldOutEvent(true)).event("soldout").build());
+                    } else if (u.state().kind() == Kind.PREQUEUE) {
+                        if (u.forced() || !Objects.equals(opensAt, c == null ? null : c.opensAt())) {
+                            opensAt = c == null ? null : c.opensAt();
+                            out.add(ServerSentEvent.<Object>builder(new PrequeueEvent("PREQUEUE", opensAt,
+                                    c == null ? null : c.serverTime(), u.commitment())).event("prequeue").build());
+                        }
+                    } else {
+                        long p = Math.min(position, u.state().position());
+                        Admission a = c == null ? admission : c.admission();
+                        boolean changed = p != position || !Objects.equals(estimate, u.estimate()) || a != admission;
+                        position = p;
+                        estimate = u.estimate();
+                        admission = a;
+                        if (changed || u.forced()) {
+                            out.add(ServerSentEvent.<Object>builder(new PositionEvent("WAITING", p, a, u.estimate())).event("position").build());
+                        }
+                    }
                 }
-            };
+            }
+            return out;
         }
 
         static boolean terminal(ServerSentEvent<Object> e) {
-            return "active".equals(e.event()) || "expired".equals(e.event());
+            return "active".equals(e.event()) || "expired".equals(e.event()) || "soldout".equals(e.event());
         }
     }
 
     @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
-    public record PositionEvent(String status, long position, Long estimatedWaitSeconds) {}
+    public record PositionEvent(String status, long position, Admission admission,
+                                @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.ALWAYS)
+                                Long estimatedWaitSeconds) {}
+
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    public record PrequeueEvent(String status, Instant opensAt, Instant serverTime, String commitment) {}
+
+    /** The operator's message; {@code text} null when it was cleared. */
+    public record MessageEvent(String text) {}
+
+    public record SoldOutEvent(boolean soldOut) {}
 
     public record ActiveEvent(String status, java.time.Instant activeUntil) {}
 
@@ -285,7 +332,8 @@ public class QueueStreams implements SmartLifecycle {
         if (message.startsWith("A")) {
             try {
                 int bar = message.indexOf('|');
-                Update active = new Update(new EntryState(Kind.ACTIVE, 0, Instant.ofEpochMilli(Long.parseLong(message.substring(1, bar)))), 0L, true);
+                Update active = new Update(new EntryState(Kind.ACTIVE, 0, Instant.ofEpochMilli(Long.parseLong(message.substring(1, bar)))),
+                        null, 0L, null, true);
                 for (String entry : message.substring(bar + 1).split(",")) {
                     Set<Watcher> streams = ch.byEntry.get(entry);
                     if (streams != null) {
@@ -386,18 +434,29 @@ public class QueueStreams implements SmartLifecycle {
         }
         return Flux.fromIterable(chunks(targets))
                 .concatMap(chunk -> store.states(ch.concertId, chunk.stream().map(w -> w.member).toList(), true)
+                        .flatMap(batch -> commitment(ch.concertId, batch).map(c -> reactor.util.function.Tuples.of(batch, c)))
                         // Writing thousands of events is real work: not on the Redis I/O thread, which the next
                         // admission message may be waiting behind.
                         .publishOn(Schedulers.parallel())
-                        .doOnNext(batch -> {
+                        .doOnNext(t -> {
+                            QueueStore.Batch batch = t.getT1();
+                            String commitment = t.getT2().isEmpty() ? null : t.getT2();
                             for (int i = 0; i < chunk.size(); i++) {
                                 EntryState state = batch.states().get(i);
-                                Long estimate = service.estimateSeconds(state, batch.observedRate(), batch.admitPerTick());
-                                chunk.get(i).emit(new Update(state, estimate, forced));
+                                Long estimate = service.estimateSeconds(ch.concertId, state, batch.conditions());
+                                chunk.get(i).emit(new Update(state, batch.conditions(), estimate, commitment, forced));
                             }
                         }))
                 .then()
                 .doFinally(s -> ch.busy.set(false));
+    }
+
+    /** The draw's commitment for pre-queue streams ("" when none is in the batch or nothing is drawn yet). */
+    private Mono<String> commitment(long concertId, QueueStore.Batch batch) {
+        if (batch.states().stream().noneMatch(st -> st.kind() == Kind.PREQUEUE)) {
+            return Mono.just("");
+        }
+        return sales.drawn(concertId).map(Sales.Drawn::commitment).defaultIfEmpty("");
     }
 
     private Mono<Void> renew(Channel ch) {

@@ -36,10 +36,12 @@ public class TokenCodec {
 
     private final MACSigner signer;
     private final MACVerifier verifier;
+    private final byte[] secret;
 
     public TokenCodec(BookingProperties properties) {
         byte[] secret = secret(properties.token() == null ? null : properties.token().secret(),
                 properties.token() == null || properties.token().allowRandomSecret());
+        this.secret = secret;
         try {
             this.signer = new MACSigner(secret);
             this.verifier = new MACVerifier(secret);
@@ -64,6 +66,17 @@ public class TokenCodec {
             throw new IllegalStateException("booking.token.secret must be at least " + MIN_SECRET_BYTES + " bytes (HS256)");
         }
         return bytes;
+    }
+
+    /** A key for another purpose (queue IDs), derived from the token secret: HMAC-SHA256(secret, purpose). */
+    byte[] derivedKey(String purpose) {
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+            mac.init(new javax.crypto.spec.SecretKeySpec(secret, "HmacSHA256"));
+            return mac.doFinal(purpose.getBytes(StandardCharsets.UTF_8));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public String sign(long userId, long concertId, String entryId) {

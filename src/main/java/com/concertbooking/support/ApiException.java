@@ -5,6 +5,7 @@ public class ApiException extends RuntimeException {
 
     private final ErrorCode code;
     private final java.time.Duration retryAfter;
+    private final java.util.Map<String, Object> properties;
 
     public ApiException(ErrorCode code, String detail) {
         this(code, detail, null);
@@ -12,9 +13,20 @@ public class ApiException extends RuntimeException {
 
     /** With a {@code Retry-After} for the client (429 and 503 answers). */
     public ApiException(ErrorCode code, String detail, java.time.Duration retryAfter) {
+        this(code, detail, retryAfter, java.util.Map.of());
+    }
+
+    /** With extra members of the problem body (RFC 9457 extensions), e.g. the sale's times on SALE_NOT_OPEN. */
+    public ApiException(ErrorCode code, String detail, java.time.Duration retryAfter, java.util.Map<String, Object> properties) {
         super(detail, null, false, false); // no stack trace: these are expected outcomes, and hot
         this.code = code;
         this.retryAfter = retryAfter;
+        this.properties = java.util.Map.copyOf(properties);
+    }
+
+    /** Extension members of the problem body (never the standard ones). */
+    public java.util.Map<String, Object> properties() {
+        return properties;
     }
 
     public ErrorCode code() {

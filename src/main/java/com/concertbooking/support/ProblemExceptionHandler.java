@@ -85,6 +85,9 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
         body.put("detail", problem.detail());
         body.put("instance", exchange.getRequest().getPath().value());
         body.put("code", problem.code().name());
+        if (ex instanceof ApiException api) {
+            api.properties().forEach(body::putIfAbsent);
+        }
         byte[] bytes = json.writeValueAsBytes(body);
         DataBuffer buffer = response.bufferFactory().wrap(bytes);
         return response.writeWith(Mono.just(buffer));

@@ -122,9 +122,9 @@ class ReservationExpiryTest extends BookingTestBase {
         long user = createUser(0);
         CreatedConcert concert = createConcert(2);
         Reservation r = hold(user, concert, 2);
-        var reservationSettings = new com.concertbooking.support.BookingProperties.Reservation(Duration.ofSeconds(2), Duration.ofMillis(200), 50, true, 4);
+        var reservationSettings = new com.concertbooking.support.BookingProperties.Reservation(Duration.ofSeconds(2), Duration.ofMillis(200), 50, true, 4, 4);
         var enabled = new com.concertbooking.support.BookingProperties(properties.queue(), reservationSettings, properties.token(),
-                properties.admin(), properties.kafka(), properties.demoData());
+                properties.admin(), properties.kafka(), properties.demoData(), properties.sale());
         HoldSweeper loop = new HoldSweeper(reservations, enabled);
         loop.start();
         try {

@@ -43,8 +43,9 @@ class QueueAdmissionTest extends QueueTestSupport {
         connections.setEagerInitialization(true); // connect here, on the test thread, not lazily on a non-blocking one
         connections.afterPropertiesSet();
         connections.start();
-        var store = new QueueStore(new ReactiveStringRedisTemplate(connections), policies, properties);
-        return new Instance(connections, store, new AdmissionScheduler(store, new QueueMetrics(new SimpleMeterRegistry()), properties));
+        var store = new QueueStore(new ReactiveStringRedisTemplate(connections), policies, sales, properties);
+        return new Instance(connections, store, new AdmissionScheduler(store, queueService, sales, new WaitEstimates(java.time.Clock.systemUTC(), properties),
+                new QueueMetrics(new SimpleMeterRegistry()), properties));
     }
 
     /** SPEC 4.7: several instances tick the same queue; each slot admits once and each user is admitted once. */

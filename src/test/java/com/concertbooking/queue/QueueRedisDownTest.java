@@ -1,5 +1,6 @@
 package com.concertbooking.queue;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
@@ -26,7 +27,7 @@ class QueueRedisDownTest {
 
     private static final BookingProperties PROPERTIES = new BookingProperties(
             new BookingProperties.Queue(500, Duration.ofSeconds(1), 5000, Duration.ofMinutes(10), Duration.ofMinutes(2), 2),
-            null, new BookingProperties.Token("0123456789abcdef0123456789abcdef", true), null, null, null);
+            null, new BookingProperties.Token("0123456789abcdef0123456789abcdef", true), null, null, null, null);
 
     private LettuceConnectionFactory deadRedis;
 
@@ -40,14 +41,19 @@ class QueueRedisDownTest {
         deadRedis = new LettuceConnectionFactory(new RedisStandaloneConfiguration("127.0.0.1", 1),
                 LettuceClientConfiguration.builder().commandTimeout(Duration.ofMillis(300)).build());
         deadRedis.afterPropertiesSet();
-        return new QueueStore(new ReactiveStringRedisTemplate(deadRedis), null, PROPERTIES); // never reaches the policy table
+        return new QueueStore(new ReactiveStringRedisTemplate(deadRedis), null, null, PROPERTIES); // never reaches the database
+    }
+
+    private static QueueService service(QueueStore store, TokenCodec codec) {
+        return new QueueService(store, codec, new QueueIds(codec), null, new WaitEstimates(Clock.systemUTC(), PROPERTIES), null, null,
+                Clock.systemUTC());
     }
 
     @Test
     void tokenChecksFailClosedWithADependencyError() {
         QueueStore store = deadStore();
         TokenCodec codec = new TokenCodec(PROPERTIES);
-        QueueService service = new QueueService(store, codec, null, null, PROPERTIES);
+        QueueService service = service(store, codec);
         String genuine = codec.sign(7, 3, "entry");
         StepVerifier.create(service.verify(genuine))
                 .expectErrorSatisfies(e -> assertThat(isDependencyFailure(e)).as(e.toString()).isTrue())
@@ -61,11 +67,11 @@ class QueueRedisDownTest {
     void schedulerAndStreamHubSurviveFailedPasses() throws Exception {
         QueueStore store = deadStore();
         QueueMetrics metrics = new QueueMetrics(new SimpleMeterRegistry());
-        AdmissionScheduler scheduler = new AdmissionScheduler(store, metrics, PROPERTIES);
+        AdmissionScheduler scheduler = new AdmissionScheduler(store, null, null, new WaitEstimates(Clock.systemUTC(), PROPERTIES), metrics, PROPERTIES);
         StepVerifier.create(store.tick(3)).expectError().verify(Duration.ofSeconds(5));
         // Nothing live on this instance (joins failed): a pass asks Redis nothing and has nothing to report.
         StepVerifier.create(scheduler.tickAll()).expectNext(List.of()).verifyComplete();
-        QueueStreams hub = new QueueStreams(store, new QueueService(store, new TokenCodec(PROPERTIES), null, null, PROPERTIES), metrics, deadRedis, PROPERTIES);
+        QueueStreams hub = new QueueStreams(store, service(store, new TokenCodec(PROPERTIES)), null, metrics, deadRedis, PROPERTIES);
         StepVerifier.create(hub.pollOnce()).verifyComplete(); // nothing open: no Redis call at all
         scheduler.start();
         hub.start();

@@ -97,8 +97,8 @@ class QueueRedisRestartTest extends QueueTestSupport {
         connections.setEagerInitialization(true); // connect here, on the test thread, not lazily on a non-blocking one
         connections.afterPropertiesSet();
         connections.start();
-        QueueStore store = new QueueStore(new ReactiveStringRedisTemplate(connections), policies, properties);
-        AdmissionScheduler scheduler = new AdmissionScheduler(store, new QueueMetrics(new SimpleMeterRegistry()), properties);
+        QueueStore store = new QueueStore(new ReactiveStringRedisTemplate(connections), policies, sales, properties);
+        AdmissionScheduler scheduler = new AdmissionScheduler(store, queueService, sales, waits, new QueueMetrics(new SimpleMeterRegistry()), properties);
 
         long concert = newConcert();
         store.setPolicy(concert, 0, 5000, null, null).block(WAIT); // paused: the crowd waits

@@ -28,6 +28,15 @@ public abstract class QueueTestSupport extends IntegrationTest {
     @org.springframework.beans.factory.annotation.Autowired
     protected org.springframework.data.redis.core.ReactiveStringRedisTemplate redis;
 
+    @org.springframework.beans.factory.annotation.Autowired
+    protected QueueService queueService;
+
+    @org.springframework.beans.factory.annotation.Autowired
+    Sales sales;
+
+    @org.springframework.beans.factory.annotation.Autowired
+    WaitEstimates waits;
+
     private final java.util.Set<Long> touchedConcerts = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     protected long newConcert() {
@@ -39,7 +48,7 @@ public abstract class QueueTestSupport extends IntegrationTest {
     void removeQueues() {
         for (long concert : touchedConcerts) {
             // One DEL per key: on a Redis Cluster a multi-key DEL would have to stay within one slot.
-            reactor.core.publisher.Flux.just("wait", "active", "seen", "entry", "seq", "stats", "hist", "tick", "policy")
+            reactor.core.publisher.Flux.just("wait", "active", "seen", "entry", "seq", "stats", "tick", "policy", "cohort", "sale")
                     .flatMap(part -> redis.delete(QueueStore.key(concert, part))).then().block(Duration.ofSeconds(5));
         }
         touchedConcerts.clear();

@@ -16,7 +16,7 @@ class TokenCodecTest {
     }
 
     private static TokenCodec codec(String secret, boolean allowRandom) {
-        return new TokenCodec(new BookingProperties(null, null, new BookingProperties.Token(secret, allowRandom), null, null, null));
+        return new TokenCodec(new BookingProperties(null, null, new BookingProperties.Token(secret, allowRandom), null, null, null, null));
     }
 
     @Test
