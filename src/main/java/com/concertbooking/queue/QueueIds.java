@@ -30,6 +30,7 @@ class QueueIds {
     private final byte[] key;
     private final ThreadLocal<Mac> macs;
 
+    @org.springframework.beans.factory.annotation.Autowired
     QueueIds(TokenCodec tokens) {
         this(tokens.derivedKey("queue-id"));
     }

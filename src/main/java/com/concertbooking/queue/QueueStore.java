@@ -232,11 +232,12 @@ public class QueueStore {
     /** The concert-level fields every join, status and lookup answer carries, from index {@code i} of a reply. */
     @SuppressWarnings("rawtypes")
     private static Conditions conditions(List r, int i) {
-        String opens = str(r.get(i + 6));
-        String message = str(r.get(i + 7));
+        // i: admitPerTick, maxActive, active count, policy cached, now, opens, message, sold out
+        String opens = str(r.get(i + 5));
+        String message = str(r.get(i + 6));
         return new Conditions((int) num(r.get(i)), (int) num(r.get(i + 1)), num(r.get(i + 2)), ms(r.get(i + 4)),
                 opens.isEmpty() ? null : Instant.ofEpochMilli(Long.parseLong(opens)), message.isEmpty() ? null : message,
-                "1".equals(str(r.get(i + 8))));
+                "1".equals(str(r.get(i + 7))));
     }
 
     /** States of many entries of one concert in one round trip; touching counts as presence for waiting ones. */

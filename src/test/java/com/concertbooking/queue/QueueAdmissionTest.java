@@ -140,25 +140,37 @@ class QueueAdmissionTest extends QueueTestSupport {
         }
     }
 
-    /** The estimate follows what was actually admitted, not only the configured rate. */
+    /**
+     * The estimate follows what was actually admitted while admission ran (issue 17: paused time no longer dilutes the
+     * rate), and there is none while paused, whatever was observed (AdmissionRateTest has the arithmetic).
+     */
     @Test
-    void estimatedWaitFollowsTheObservedAdmissionRate() {
+    void estimatedWaitFollowsTheObservedAdmissionRateAndIsNullWhilePaused() {
         long concert = newConcert();
         pause(concert);
         List<String> tokens = new ArrayList<>();
-        for (int i = 0; i < 12; i++) {
+        for (int i = 0; i < 40; i++) {
             tokens.add(token(freshUserId(), concert));
         }
         String last = tokens.get(tokens.size() - 1);
-        assertThat(statusBody(last).containsKey("estimatedWaitSeconds")).as("paused and nothing observed: unknown").isFalse();
-        // The configured rate stays 0 (paused); operator admissions are the only throughput there is.
-        admit(concert, 4);
-        await().atMost(Duration.ofSeconds(10)).until(() -> statusBody(last).containsKey("estimatedWaitSeconds"));
+        Map<?, ?> paused = statusBody(last);
+        assertThat(paused.get("admission")).isEqualTo("PAUSED");
+        assertThat(paused.get("estimatedWaitSeconds")).as("paused: unknown").isNull();
+        // Two per 1 s tick: the observed rate settles near 2/s and the last fan's estimate is position / rate.
+        policy(concert, Map.of("admitPerTick", 2, "maxActive", 5000));
+        await().atMost(Duration.ofSeconds(15)).until(() -> waits.observedRate(concert).orElse(0) > 1.0
+                && num(queueView(concert).get("admitPerTick")) == 2);
         Map<?, ?> view = queueView(concert);
-        assertThat((Double) view.get("observedAdmissionsPerSecond")).isPositive();
-        Map<?, ?> status = statusBody(last);
-        assertThat(num(status.get("position"))).isEqualTo(8);
-        assertThat(num(status.get("estimatedWaitSeconds"))).isPositive();
+        assertThat((Double) view.get("observedAdmissionsPerSecond")).isBetween(1.0, 4.0);
+        Map<?, ?> running = statusBody(last);
+        assertThat(running.get("admission")).isEqualTo("RUNNING");
+        long position = num(running.get("position"));
+        assertThat(num(running.get("estimatedWaitSeconds"))).isBetween(position / 4, position + 1);
+        // Paused again: no estimate, though a rate was observed.
+        pause(concert);
+        Map<?, ?> again = statusBody(last);
+        assertThat(again.get("admission")).isEqualTo("PAUSED");
+        assertThat(again.get("estimatedWaitSeconds")).isNull();
     }
 
     private static void sleep(long ms) {

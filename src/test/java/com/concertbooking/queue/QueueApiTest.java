@@ -184,10 +184,12 @@ class QueueApiTest extends QueueTestSupport {
         for (int i = 0; i < 5; i++) {
             tokens.add(token(freshUserId(), concert));
         }
-        // While paused nothing is admitted, and the estimate is unknown (omitted).
+        // While paused nothing is admitted, and the estimate is unknown (null), with the reason.
         Map<?, ?> waiting = statusBody(tokens.get(0));
         assertThat(waiting.get("status")).isEqualTo("WAITING");
-        assertThat(waiting.containsKey("estimatedWaitSeconds")).isFalse();
+        assertThat(waiting.get("admission")).isEqualTo("PAUSED");
+        assertThat(waiting.containsKey("estimatedWaitSeconds")).isTrue();
+        assertThat(waiting.get("estimatedWaitSeconds")).isNull();
         assertThat(admit(concert, 2)).isEqualTo(2);
         assertThat(admit(concert, 5)).isEqualTo(1); // only one slot left under the cap of 3
         assertThat(admit(concert, 5)).isZero();

@@ -39,7 +39,7 @@ class QueueConsoleViewTest extends QueueTestSupport {
     @Test
     void estimatesAcrossTheLineAreWhatTheFansThemselvesAreTold() {
         long concert = newConcert();
-        // One per tick but a cap of zero: nobody moves, nothing is observed, so the estimates stay put while we read.
+        // One per tick but a cap of zero: nobody moves. The console and the fans say so (CAP_FULL) instead of a time.
         policy(concert, Map.of("admitPerTick", 1, "maxActive", 0));
         List<String> tokens = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
@@ -47,12 +47,27 @@ class QueueConsoleViewTest extends QueueTestSupport {
         }
         Map<?, ?> view = queueView(concert);
         assertThat(view.get("waiting")).isEqualTo(10);
+        assertThat(view.get("admission")).isEqualTo("CAP_FULL");
         @SuppressWarnings("unchecked")
         Map<String, Object> estimates = (Map<String, Object>) view.get("estimatedWaitSeconds");
-        // At one per 1 s tick, whoever stands at position p waits p seconds.
-        assertThat(estimates).containsEntry("p50", 5).containsEntry("p90", 9).containsEntry("p99", 10).containsEntry("max", 10);
-        assertThat(num(statusBody(tokens.get(4)).get("estimatedWaitSeconds"))).isEqualTo(5);
-        assertThat(num(statusBody(tokens.get(9)).get("estimatedWaitSeconds"))).isEqualTo(10);
+        assertThat(estimates).containsEntry("p50", null).containsEntry("max", null);
+        Map<?, ?> fifth = statusBody(tokens.get(4));
+        assertThat(fifth.get("admission")).isEqualTo("CAP_FULL");
+        assertThat(fifth.get("estimatedWaitSeconds")).isNull();
+
+        // Room again: admission runs at one per 1 s tick, and whoever stands at position p is told about p seconds,
+        // on the console as on their own page (the line moves while we read, so within a tick of each other).
+        policy(concert, Map.of("admitPerTick", 1, "maxActive", 1000));
+        Map<?, ?> running = queueView(concert);
+        assertThat(running.get("admission")).isEqualTo("RUNNING");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> now = (Map<String, Object>) running.get("estimatedWaitSeconds");
+        long waiting = num(running.get("waiting"));
+        assertThat(num(now.get("max"))).isBetween(waiting - 1, waiting + 1);
+        assertThat(num(now.get("p50"))).isBetween((waiting + 1) / 2 - 1, (waiting + 1) / 2 + 1);
+        Map<?, ?> last = statusBody(tokens.get(9));
+        assertThat(last.get("admission")).isEqualTo("RUNNING");
+        assertThat(num(last.get("estimatedWaitSeconds"))).isBetween(num(last.get("position")) - 1, num(last.get("position")) + 1);
     }
 
     @Test

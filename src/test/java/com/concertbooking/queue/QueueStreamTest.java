@@ -113,10 +113,12 @@ class QueueStreamTest extends QueueTestSupport {
         List<String> lines = new ArrayList<>();
         try (var reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
             List<String> first = readEvent(reader, lines);
-            assertThat(first).containsExactly("event:position", "data:{\"status\":\"WAITING\",\"position\":2}");
+            assertThat(first).containsExactly("event:position",
+                    "data:{\"status\":\"WAITING\",\"position\":2,\"admission\":\"PAUSED\",\"estimatedWaitSeconds\":null}");
             admit(concert, 1);
             List<String> next = nextNamed(reader, lines);
-            assertThat(next).containsExactly("event:position", "data:{\"status\":\"WAITING\",\"position\":1}");
+            assertThat(next).containsExactly("event:position",
+                    "data:{\"status\":\"WAITING\",\"position\":1,\"admission\":\"PAUSED\",\"estimatedWaitSeconds\":null}");
             admit(concert, 1);
             List<String> active = nextNamed(reader, lines);
             assertThat(active.get(0)).isEqualTo("event:active");
