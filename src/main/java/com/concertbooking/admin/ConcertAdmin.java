@@ -2,6 +2,7 @@ package com.concertbooking.admin;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 
 import com.concertbooking.booking.SeatInventory;
@@ -104,8 +105,10 @@ public class ConcertAdmin {
     }
 
     public Mono<CreatedConcert> create(CreateConcert request) {
-        ScheduledSale sale = request.sale() == null ? null : new ScheduledSale(request.sale().prequeueOpensAt() != null
-                ? request.sale().prequeueOpensAt() : request.sale().opensAt().minus(prequeueWindow), request.sale().opensAt());
+        // Milliseconds, as Redis keeps them (the opening is decided there).
+        Instant opensAt = request.sale() == null ? null : request.sale().opensAt().truncatedTo(ChronoUnit.MILLIS);
+        ScheduledSale sale = opensAt == null ? null : new ScheduledSale(request.sale().prequeueOpensAt() != null
+                ? request.sale().prequeueOpensAt().truncatedTo(ChronoUnit.MILLIS) : opensAt.minus(prequeueWindow), opensAt);
         var insert = db.sql("INSERT INTO concert (name, description, max_tickets_per_user) VALUES (:name, :description, :max)")
                 .bind("name", request.name().strip())
                 .bind("description", request.description() == null ? "" : request.description().strip());

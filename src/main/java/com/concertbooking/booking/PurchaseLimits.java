@@ -16,7 +16,7 @@ import reactor.core.publisher.Mono;
  * transaction: a hold takes a ticket, a cancel, a refund or an expiry gives one back; a payment changes nothing (the
  * seat stays the user's).
  *
- * <p>Taking is one statement, the hold transaction's first: an upsert that adds one only below the limit and records
+ * <p>Taking is one statement, right after the hold took its seat: an upsert that adds one only below the limit and records
  * in {@code refused} whether it did not. Its row lock also serialises one user's holds of one concert, which is what
  * the per-date hold count (SPEC 4.10) needs: it replaces the lock on the user's row the hold took before, so the hold
  * costs no extra round trip. The affected-row count cannot tell "refused" from "inserted" (the driver asks for found

@@ -36,7 +36,7 @@ import reactor.core.publisher.Mono;
  * {@code held_until}), so the database, not application code, guarantees one live hold or sale per seat, and
  * an expired hold is free at once without waiting for the sweeper. Lock order: reservation, then the user's ticket
  * count of the concert ({@link PurchaseLimits}), then seat, then user (a hold, which has no reservation yet, takes
- * the ticket count then the seat; see {@link #holdTx}).
+ * the seat then the ticket count; see {@link #holdTx}).
  */
 @Service
 public class ReservationService {
@@ -164,14 +164,19 @@ public class ReservationService {
     }
 
     private Mono<Reservation> holdTx(Reservation held, Instant now) {
-        // SPEC 4.13 first: one upsert takes a ticket of the concert for the user if below the limit (PurchaseLimits).
-        // It also locks the user's counter row of this concert, which serialises exactly one user's holds of one
-        // concert against each other and nothing else: the per-date hold count (SPEC 4.10) that follows is therefore
-        // no check-then-act race (50 parallel holds of one user would otherwise all count 0 and all insert). Under READ
-        // COMMITTED that COUNT sees every hold of this user committed before the lock. This statement replaces the
-        // lock on the user's row the hold took before, so the limit costs the hold no extra round trip.
-        // Lock order: ticket count, then seat (payments take reservation, seat, user; cancels and the sweeper take
+        // 1. The seat: one conditional UPDATE (SeatInventory). Of a stampede on one seat, the losers stop here, having
+        //    written nothing else.
+        // 2. SPEC 4.13: one upsert takes a ticket of the concert for the user if below the limit (PurchaseLimits). It
+        //    also locks the user's counter row of this concert, which serialises exactly one user's holds of one
+        //    concert against each other and nothing else, so the per-date hold count (SPEC 4.10) that follows is no
+        //    check-then-act race (50 parallel holds of one user would otherwise all count 0 and all insert); under
+        //    READ COMMITTED that COUNT sees every hold of this user committed before the lock. This statement
+        //    replaces the lock on the user's row the hold took before: the limit costs the hold no extra round trip.
+        // Lock order: seat, then ticket count (payments take reservation, seat, user; cancels and the sweeper take
         // reservation, ticket count, seat, user). An unknown user fails the reservation's foreign key below.
+        Mono<Boolean> take = seats.hold(held.concertDateId(), held.seatId(), held.heldUntil(), now)
+                .flatMap(taken -> taken ? Mono.just(true)
+                        : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())));
         Mono<Boolean> ticket = limits.take(held.userId(), held.concertId())
                 .flatMap(taken -> taken ? Mono.just(true) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
                         ErrorCode.PURCHASE_LIMIT_REACHED, "User %d already has %d seats of concert %d (held or paid): the most one fan may have",
@@ -180,13 +185,11 @@ public class ReservationService {
                         + ReservationStatus.LIVE_HOLD)
                 .bind("userId", held.userId()).bind("dateId", held.concertDateId()).bind("now", TimeConfig.toDb(now))
                 .map(r -> r.get("n", Long.class)).one();
-        Mono<Long> withinLimit = ticket.then(liveHolds)
+        Mono<Long> withinLimit = liveHolds
                 .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
                         : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
                                 held.userId(), n, held.concertDateId())));
-        Mono<Boolean> take = seats.hold(held.concertDateId(), held.seatId(), held.heldUntil(), now);
-        return withinLimit.then(take).flatMap(taken -> taken ? Mono.just(taken)
-                        : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())))
+        return take.then(ticket).then(withinLimit)
                 .then(db.sql("""
                                 INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
                                 VALUES (:userId, :concertId, :dateId, :seatId, :seatNumber, :price, 'HELD', :heldUntil, :now)""")

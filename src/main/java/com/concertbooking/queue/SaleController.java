@@ -86,8 +86,10 @@ public class SaleController {
      */
     @PutMapping(path = "/api/v1/admin/concerts/{concertId}/sale", consumes = MediaType.APPLICATION_JSON_VALUE)
     public Mono<SaleView> move(@PathVariable @Positive long concertId, @Valid @RequestBody Schedule schedule) {
-        Instant opensAt = schedule.opensAt();
-        Instant prequeueOpensAt = schedule.prequeueOpensAt() != null ? schedule.prequeueOpensAt() : opensAt.minus(prequeueWindow);
+        // Milliseconds, as Redis keeps them (the opening is decided there).
+        Instant opensAt = schedule.opensAt().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+        Instant prequeueOpensAt = schedule.prequeueOpensAt() != null
+                ? schedule.prequeueOpensAt().truncatedTo(java.time.temporal.ChronoUnit.MILLIS) : opensAt.minus(prequeueWindow);
         if (!prequeueOpensAt.isBefore(opensAt)) {
             return Mono.error(ApiException.validation("prequeueOpensAt must be before opensAt"));
         }

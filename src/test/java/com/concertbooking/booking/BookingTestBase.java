@@ -68,6 +68,11 @@ public abstract class BookingTestBase extends QueueTestSupport {
         return m.find() ? (m.group(2) != null ? m.group(2) : m.group(1)) : null;
     }
 
+    /** Lets one user have up to {@code n} seats of the concert (SPEC 4.13), for tests about other limits. */
+    protected void allowTickets(long concertId, int n) {
+        db.sql("UPDATE concert SET max_tickets_per_user = :n WHERE id = :id").bind("n", n).bind("id", concertId).fetch().rowsUpdated().block();
+    }
+
     /** The pass the token guard would put on the exchange for an ACTIVE token. */
     protected static QueuePass pass(long userId, long concertId) {
         return new QueuePass(userId, concertId, "test-" + userId, QueuePass.Status.ACTIVE);

@@ -308,6 +308,7 @@ class PaymentServiceTest extends BookingTestBase {
     void chargesRacingPaymentsNeverGoNegativeNorLoseAnUpdate() {
         long user = createUser(0);
         CreatedConcert concert = createConcert(30, 30, 31, 32, 33, 34);
+        allowTickets(concert.concertId(), 20); // the subject is money, not the ticket limit (SPEC 4.13)
         List<Reservation> held = new ArrayList<>();
         for (long date : concert.dateIds()) { // 20 seats at PRICE: 4 per date, the hold limit (SPEC 4.10)
             for (int i = 11; i <= 14; i++) {

@@ -186,6 +186,7 @@ class ReservationApiTest extends BookingTestBase {
     void fiftyConcurrentHoldsOfOneUserStopAtTheLimit() {
         long user = createUser(0);
         CreatedConcert concert = createConcert(60, 30, 31);
+        allowTickets(concert.concertId(), 10); // the per-date hold limit is the subject, not the concert's ticket limit
         String token = activeToken(user, concert.concertId());
         long date = concert.firstDateId();
         var client = racingClient();

@@ -105,12 +105,13 @@ class RoundTripCountTest extends QueueTestSupport {
         });
         System.out.println(out);
         assertThat(idle.get("Questions")).as("nothing else used the connection").isLessThan(3);
-        // Guards against creeping back (measured: hold 9, held cancel 8, pay 11, refund 11; docs/booking.md). A little
+        // Guards against creeping back (measured: hold 9, held cancel 9, pay 11, refund 12; docs/booking.md; the
+        // purchase limit of issue 17 replaced the hold's user-row lock and added one UPDATE to each cancel). A little
         // slack for a background statement landing in a window.
         assertThat(table.get("hold").get("Questions")).isLessThan(9.5);
-        assertThat(table.get("cancel (held)").get("Questions")).isLessThan(8.5);
+        assertThat(table.get("cancel (held)").get("Questions")).isLessThan(9.5);
         assertThat(table.get("pay (with Idempotency-Key)").get("Questions")).isLessThan(11.5);
-        assertThat(table.get("cancel (paid, refund)").get("Questions")).isLessThan(11.5);
+        assertThat(table.get("cancel (paid, refund)").get("Questions")).isLessThan(12.5);
         table.forEach((name, row) -> assertThat(row.get("Com_commit")).as("%s: one commit", name).isLessThanOrEqualTo(name.startsWith("idle") ? 0 : 1.05));
     }
 
