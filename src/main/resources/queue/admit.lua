@@ -44,26 +44,28 @@ local function counts(admitted, slot, expired, dropped, opened, ids)
   return out
 end
 
+-- The opening, by whichever call comes first at or after opensAt (tick or not, slot won or not): the cohort is
+-- whoever joined before opensAt (later joins went to the arrivals), already in draw order; its size is what the
+-- reveal publishes. Nothing moves: positions are ranks, read when asked.
+local opened = 0
+if opens and open and size < 0 then
+  size = redis.call('ZCARD', KEYS[9])
+  redis.call('HSET', KEYS[10], 'size', size, 'opened', now)
+  redis.call('SPUBLISH', KEYS[8], 'C')
+  opened = 1
+end
+
 local slot = -1
 if tick then
   slot = math.floor(now / tickMs)
   local last = tonumber(redis.call('GET', KEYS[6]) or '-1')
   if slot <= last then
-    return counts(0, -1, 0, 0, 0, {})
+    return counts(0, -1, 0, 0, opened, {})
   end
   redis.call('SET', KEYS[6], slot)
 end
 
 local changed = false
-local opened = 0
-if opens and open and size < 0 then
-  -- The opening: the cohort is whoever joined before opensAt (later joins went to the arrivals), already in draw
-  -- order; its size is what the reveal publishes. Nothing moves: positions are ranks, read when asked.
-  size = redis.call('ZCARD', KEYS[9])
-  redis.call('HSET', KEYS[10], 'size', size, 'opened', now)
-  opened = 1
-  changed = true
-end
 if tick and ARGV[11] ~= '' and (redis.call('HGET', KEYS[5], 'soldout') or '0') ~= ARGV[11] then
   redis.call('HSET', KEYS[5], 'soldout', ARGV[11])
   changed = true
