@@ -3,13 +3,14 @@
 
 /** A refused or failed call: the problem's fields, or status 0 when the service could not be reached. */
 export class ApiError extends Error {
-  constructor({ status, code, title, detail, retryAfter }) {
+  constructor({ status, code, title, detail, retryAfter, problem }) {
     super(detail || title || `HTTP ${status}`);
     this.status = status;
     this.code = code || null;
     this.title = title || null;
     this.detail = detail || null;
     this.retryAfter = retryAfter ? Number.parseInt(retryAfter, 10) : null;
+    this.problem = problem || {}; // the whole problem body: some carry more (SALE_NOT_OPEN: the sale's times)
   }
 }
 
@@ -18,6 +19,12 @@ let clockSkewMs = 0;
 
 export function serverNow() {
   return Date.now() + clockSkewMs;
+}
+
+/** A serverTime the service sent (millisecond precision, unlike the Date header): countdowns follow it. */
+export function syncServerTime(iso) {
+  const t = Date.parse(iso || '');
+  if (!Number.isNaN(t)) clockSkewMs = t - Date.now();
 }
 
 /**
@@ -52,6 +59,7 @@ export async function call(method, path, { body, headers = {}, signal } = {}) {
       title: data && data.title,
       detail: data && data.detail,
       retryAfter: response.headers.get('Retry-After'),
+      problem: data,
     });
   }
   return data;
@@ -75,6 +83,9 @@ const FAN_WORDS = {
   SEAT_UNAVAILABLE: () => 'Sorry, someone else has just taken this seat. Please pick another one.',
   HOLD_EXPIRED: () => 'Your hold ran out before payment, so the seat was released. Nothing was charged. Please pick a seat again.',
   HOLD_LIMIT_REACHED: () => 'You already hold as many seats as allowed for this date. Pay for or cancel one of them first.',
+  PURCHASE_LIMIT_REACHED: () => 'You already have as many tickets for this concert as one fan may (held and paid together).',
+  SALE_NOT_OPEN: () => 'The sale of this concert has not opened yet.',
+  SOLD_OUT: () => 'This concert is sold out. If seats come back (unpaid holds run out, tickets are returned), you can queue again.',
   CONCERT_DATE_CLOSED: () => 'This performance has already started, so its seats can no longer be booked.',
   INSUFFICIENT_BALANCE: () => 'Your balance is too low for this seat. Top up your balance, then pay again.',
   BALANCE_LIMIT_EXCEEDED: () => 'This top-up would take your balance over the maximum allowed.',
@@ -176,9 +187,10 @@ export function duration(totalSeconds) {
   return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ' ' + Math.floor((s % 3600) / 60) + ' min' : ''}`;
 }
 
-/** mm:ss for countdowns. */
+/** mm:ss for countdowns (h:mm:ss from an hour on). */
 export function clock(totalSeconds) {
   const s = Math.max(0, Math.ceil(totalSeconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 

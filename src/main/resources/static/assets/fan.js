@@ -1,18 +1,22 @@
 // The fan page: sign in, browse, wait in the queue (live over EventSource), pick and hold a seat, pay, top up,
 // see and cancel reservations. Everything the page decides comes from the service's answers (SPEC sections 3, 11).
-import { ApiError, call, clock, duration, el, explain, number, serverNow, show, showError, uuid, when, won } from './api.js';
+import { ApiError, call, clock, duration, el, explain, number, serverNow, show, showError, syncServerTime, uuid, when, won } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 10;
 const SEAT_REFRESH_MS = 3000;
 /** Position events arrive at least every 5 s while waiting; this long without one means the stream is stuck. */
 const STREAM_STALL_MS = 15000;
+/** While sold out the stream has ended; the page asks this often whether seats came back. */
+const SOLD_OUT_POLL_MS = 10000;
 
 const state = {
   auth: null,        // {accessToken, userId, username, expiresAt}
   page: 0,
-  queue: null,       // {token, concertId, concertName, status, activeUntil}
+  queue: null,       // {token, concertId, concertName, status, opensAt, commitment, queueId, activeUntil}
+  upcoming: null,    // {concert, prequeueOpensAt, opensAt, joining}: a sale whose pre-queue has not opened
   stream: null,      // EventSource
+  soldOutTimer: null,
   streamRetry: 0,
   streamWatchdog: null,
   dates: [],
@@ -92,8 +96,10 @@ async function signIn(event) {
 function signOut(reason) {
   closeStream();
   stopSeatRefresh();
+  stopSoldOutPolling();
   state.auth = null;
   state.queue = null;
+  state.upcoming = null;
   state.hold = null;
   state.payment = null;
   sessionStorage.clear();
@@ -178,20 +184,47 @@ async function loadDates(concertId, target, message) {
 
 async function joinQueue(concert, message, button) {
   show(message);
-  button.disabled = true;
+  if (button) button.disabled = true;
   try {
     const ticket = await userCall('POST', '/queues/token', { body: { concertId: concert.concertId } });
     closeStream();
+    state.upcoming = null;
     state.queue = { token: ticket.token, concertId: concert.concertId, concertName: concert.name };
     save('queue', state.queue);
     show($('queue-message'));
     applyTicket(ticket);
     $('queue-section').scrollIntoView({ block: 'start' });
   } catch (e) {
-    showError(message, e);
+    if (e instanceof ApiError && e.code === 'SALE_NOT_OPEN' && e.problem.prequeueOpensAt) upcoming(concert, e.problem);
+    else showError(message, e);
   } finally {
-    button.disabled = false;
+    if (button) button.disabled = false;
   }
+}
+
+/** A scheduled sale whose pre-queue has not opened: count down (server time) and join by ourselves when it opens. */
+function upcoming(concert, problem) {
+  syncServerTime(problem.serverTime);
+  const again = state.upcoming && state.upcoming.concert.concertId === concert.concertId;
+  state.upcoming = { concert, prequeueOpensAt: problem.prequeueOpensAt, opensAt: problem.opensAt, joining: false };
+  showQueueParts('upcoming');
+  $('queue-concert').textContent = concert.name;
+  $('upcoming-at').textContent = when(problem.prequeueOpensAt);
+  $('leave-queue').hidden = true;
+  show($('queue-message'));
+  tick();
+  if (!again) $('queue-section').scrollIntoView({ block: 'start' });
+}
+
+/** Which part of the waiting room shows: upcoming, prequeue, waiting, soldout (or none). */
+function showQueueParts(part) {
+  $('booking-section').hidden = true;
+  $('queue-section').hidden = false;
+  $('queue-upcoming').hidden = part !== 'upcoming';
+  $('queue-prequeue').hidden = part !== 'prequeue';
+  $('queue-waiting').hidden = part !== 'waiting';
+  $('queue-soldout').hidden = part !== 'soldout';
+  $('leave-queue').hidden = part === 'upcoming' || part === null;
 }
 
 /** After a reload: the stored queue token still holds the fan's place (or admission). */
@@ -207,22 +240,84 @@ async function resumeQueue() {
 }
 
 function applyTicket(ticket) {
+  state.queue.queueId = ticket.queueId;
+  operatorMessage(ticket.message);
+  showQueueId();
   if (ticket.status === 'ACTIVE') admitted(ticket.activeUntil);
-  else if (ticket.status === 'WAITING') {
-    waiting(ticket.position, ticket.estimatedWaitSeconds);
+  else if (ticket.soldOut) soldOut();
+  else if (ticket.status === 'PREQUEUE') {
+    prequeue(ticket.opensAt, ticket.serverTime, ticket.commitment);
+    openStream();
+  } else if (ticket.status === 'WAITING') {
+    waiting(ticket.position, ticket.admission, ticket.estimatedWaitSeconds);
     openStream();
   } else queueOver(null);
 }
 
-function waiting(position, estimatedWaitSeconds) {
-  $('booking-section').hidden = true;
-  $('queue-section').hidden = false;
-  $('queue-waiting').hidden = false;
-  $('leave-queue').hidden = false;
+function showQueueId() {
+  $('queue-id').hidden = !state.queue.queueId;
+  $('queue-id-value').textContent = state.queue.queueId || '';
+}
+
+function operatorMessage(text) {
+  if (text) show($('queue-operator'), 'info', `From the organiser: ${text}`);
+  else show($('queue-operator'));
+}
+
+/** Before the opening: a countdown on the server's clock; no position yet (the draw sets it). */
+function prequeue(opensAt, serverTime, commitment) {
+  syncServerTime(serverTime);
+  state.queue.status = 'PREQUEUE';
+  state.queue.opensAt = opensAt;
+  if (commitment) state.queue.commitment = commitment;
+  save('queue', state.queue);
+  showQueueParts('prequeue');
+  $('queue-concert').textContent = state.queue.concertName;
+  $('prequeue-commitment').textContent = state.queue.commitment || 'published when the pre-queue opens';
+  show($('queue-draw'));
+  tick();
+}
+
+const ADMISSION_WORDS = {
+  PAUSED: 'not moving: the organiser has paused admission',
+  CAP_FULL: 'not moving until seats free up (everyone let in is still booking)',
+};
+
+function waiting(position, admission, estimatedWaitSeconds) {
+  if (state.queue.status === 'PREQUEUE') {
+    // The moment of the draw: the pre-queue just got its places.
+    show($('queue-draw'), 'ok', `The sale is open and the draw is done: you are number ${number(position)} in line.`);
+  }
+  state.queue.status = 'WAITING';
+  save('queue', state.queue);
+  showQueueParts('waiting');
   $('queue-concert').textContent = state.queue.concertName;
   $('queue-position').textContent = number(position);
-  $('queue-wait').textContent = estimatedWaitSeconds === null || estimatedWaitSeconds === undefined
-    ? 'not known yet (admission is paused)' : `about ${duration(estimatedWaitSeconds)}`;
+  $('queue-wait').textContent = ADMISSION_WORDS[admission]
+    || (estimatedWaitSeconds === null || estimatedWaitSeconds === undefined ? 'not known yet' : `about ${duration(estimatedWaitSeconds)}`);
+}
+
+/** Nothing left to buy: the stream has ended; the place is kept, and the page looks again now and then. */
+function soldOut() {
+  closeStream();
+  showQueueParts('soldout');
+  $('queue-concert').textContent = state.queue.concertName;
+  connection('');
+  stopSoldOutPolling();
+  state.soldOutTimer = setTimeout(async () => {
+    if (!state.queue) return;
+    try {
+      applyTicket(await call('GET', '/queues/status', { headers: queueHeaders() }));
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 0 || e.status === 429 || e.status >= 500)) soldOut();
+      else queueOver(e);
+    }
+  }, SOLD_OUT_POLL_MS);
+}
+
+function stopSoldOutPolling() {
+  clearTimeout(state.soldOutTimer);
+  state.soldOutTimer = null;
 }
 
 function connection(text) {
@@ -244,12 +339,20 @@ function openStream() {
     connection('Live');
     armWatchdog();
   });
+  source.addEventListener('prequeue', (event) => {
+    const data = JSON.parse(event.data);
+    connection('Live');
+    armWatchdog();
+    prequeue(data.opensAt, data.serverTime, data.commitment);
+  });
   source.addEventListener('position', (event) => {
     const data = JSON.parse(event.data);
     connection('Live');
     armWatchdog();
-    waiting(data.position, data.estimatedWaitSeconds);
+    waiting(data.position, data.admission, data.estimatedWaitSeconds);
   });
+  source.addEventListener('message', (event) => operatorMessage(JSON.parse(event.data).text));
+  source.addEventListener('soldout', () => soldOut());
   source.addEventListener('active', (event) => {
     closeStream();
     admitted(JSON.parse(event.data).activeUntil);
@@ -299,12 +402,13 @@ async function recoverStream() {
 function queueOver(error) {
   closeStream();
   stopSeatRefresh();
+  stopSoldOutPolling();
   state.queue = null;
   save('queue', null);
-  $('booking-section').hidden = true;
-  $('queue-section').hidden = false;
-  $('queue-waiting').hidden = true;
-  $('leave-queue').hidden = true;
+  showQueueParts(null);
+  show($('queue-draw'));
+  show($('queue-operator'));
+  $('queue-id').hidden = true;
   connection('');
   if (error) showError($('queue-message'), error);
   else show($('queue-message'), 'error', explain(new ApiError({ status: 401, code: 'TOKEN_EXPIRED' })).text);
@@ -321,6 +425,7 @@ async function leaveQueue() {
   }
   closeStream();
   stopSeatRefresh();
+  stopSoldOutPolling();
   state.queue = null;
   save('queue', null);
   $('queue-section').hidden = true;
@@ -331,6 +436,8 @@ async function leaveQueue() {
 
 async function admitted(activeUntil) {
   closeStream();
+  stopSoldOutPolling();
+  state.queue.status = 'ACTIVE';
   state.queue.activeUntil = activeUntil;
   save('queue', state.queue);
   $('queue-section').hidden = true;
@@ -576,6 +683,19 @@ async function pay() {
 // ---------------------------------------------------------------- countdowns
 
 function tick() {
+  if (state.upcoming && !$('queue-upcoming').hidden) {
+    const left = (Date.parse(state.upcoming.prequeueOpensAt) - serverNow()) / 1000;
+    $('upcoming-countdown').textContent = clock(left);
+    if (left <= 0 && !state.upcoming.joining) {
+      // The pre-queue opens now: join it (the service decides by its own clock; a refusal shows its words).
+      state.upcoming.joining = true;
+      joinQueue(state.upcoming.concert, $('queue-message'), null).finally(() => { if (state.upcoming) state.upcoming.joining = false; });
+    }
+  }
+  if (state.queue && state.queue.status === 'PREQUEUE' && !$('queue-prequeue').hidden) {
+    const left = (Date.parse(state.queue.opensAt) - serverNow()) / 1000;
+    $('prequeue-countdown').textContent = left > 0 ? clock(left) : 'now: the draw is being made…';
+  }
   if (state.queue && state.queue.activeUntil && !$('booking-section').hidden) {
     const left = (Date.parse(state.queue.activeUntil) - serverNow()) / 1000;
     $('admitted').textContent = left > 0

@@ -1,6 +1,7 @@
 // The operator page: watch one concert's queue live (short polling of the admin API: EventSource cannot send
-// the admin credential), pause, resume, change the policy, admit now, and create concerts.
-import { ApiError, call, duration, el, number, show } from './api.js';
+// the admin credential), pause, resume, change the policy, admit now, post a message to the fans, look a fan up by
+// queue ID, see and move a scheduled sale with its draw's commitment, and create concerts.
+import { ApiError, call, duration, el, number, show, when } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 1000;
@@ -17,6 +18,8 @@ const state = {
   timer: null,
   generation: 0,
   policyDirty: false,
+  sale: null,
+  polls: 0,
 };
 
 function adminHeaders() {
@@ -117,6 +120,9 @@ function watch(concertId) {
   state.view = null;
   state.history = [];
   state.policyDirty = false;
+  state.sale = null;
+  state.polls = 0;
+  $('lookup-result').textContent = '';
   history.replaceState(null, '', `#concert-${concertId}`);
   document.querySelectorAll('#concerts tr').forEach((tr) => tr.classList.toggle('watching', Number(tr.dataset.concert) === concertId));
   const concert = state.concerts.get(concertId);
@@ -140,6 +146,11 @@ async function poll(generation) {
     const view = await admin('GET', `/admin/queues/${state.concertId}`);
     if (generation !== state.generation) return;
     render(view);
+    // The sale's record changes at two moments (draw, opening): every few seconds until the seed is out.
+    if (state.polls++ % 5 === 0 && !(state.sale && state.sale.seed)) {
+      const sale = await call('GET', `/concerts/${state.concertId}/sale`);
+      if (generation === state.generation) renderSale(sale);
+    }
   } catch (e) {
     if (generation === state.generation) showProblem($('queue-message'), e);
   }
@@ -160,8 +171,11 @@ function render(view) {
   $('queue-live').hidden = false;
   const paused = view.admitPerTick === 0;
   if (!paused) localStorage.setItem(`ops-resume-${view.concertId}`, String(view.admitPerTick));
-  $('queue-state').textContent = paused ? 'Paused' : 'Admitting';
-  $('queue-state').className = `badge ${paused ? 'paused' : 'running'}`;
+  const badge = view.soldOut ? 'Sold out' : paused ? 'Paused' : view.admission === 'CAP_FULL' ? 'Cap reached' : 'Admitting';
+  $('queue-state').textContent = badge;
+  $('queue-state').className = `badge ${badge === 'Admitting' ? 'running' : 'paused'}`;
+  $('stat-cohort').textContent = number(view.cohortWaiting || 0);
+  $('message-now').textContent = view.message ? `“${view.message}”` : 'none';
   $('queue-updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   $('stat-waiting').textContent = number(view.waiting);
   $('stat-active').textContent = `${number(view.active)} / ${number(view.maxActive)}`;
@@ -242,6 +256,67 @@ async function admitNow(event) {
   }
 }
 
+// ---------------------------------------------------------------- the sale, the message, support's look-up
+
+const SALE_WORDS = { SCHEDULED: 'Scheduled (pre-queue not open yet)', PREQUEUE: 'Pre-queue open', OPEN: 'On sale' };
+
+function renderSale(sale) {
+  state.sale = sale;
+  $('sale-state').textContent = SALE_WORDS[sale.state] || sale.state;
+  $('sale-prequeue').textContent = sale.prequeueOpensAt ? when(sale.prequeueOpensAt) : 'no schedule';
+  $('sale-opens').textContent = sale.opensAt ? when(sale.opensAt) : 'on sale since created';
+  $('sale-cohort').textContent = sale.cohortSize === undefined ? (sale.state === 'OPEN' ? '–' : 'drawn at the opening') : number(sale.cohortSize);
+  $('sale-commitment').textContent = sale.commitment || (sale.opensAt ? 'published when the pre-queue opens' : '–');
+  $('sale-seed').textContent = sale.seed || (sale.opensAt ? 'secret until the opening' : '–');
+  $('sale-form').hidden = !sale.opensAt || sale.state === 'OPEN';
+}
+
+/** A datetime-local value as an ISO instant (the browser's time zone), or null when empty. */
+function instant(input) {
+  return input.value ? new Date(input.value).toISOString() : null;
+}
+
+async function moveSale(event) {
+  event.preventDefault();
+  show($('queue-message'));
+  const body = { opensAt: instant($('sale-form-opens')) };
+  if ($('sale-form-prequeue').value) body.prequeueOpensAt = instant($('sale-form-prequeue'));
+  try {
+    renderSale(await admin('PUT', `/admin/concerts/${state.concertId}/sale`, body));
+    show($('queue-message'), 'ok', 'The sale was moved.');
+  } catch (e) {
+    showProblem($('queue-message'), e);
+  }
+}
+
+async function postMessage(text) {
+  show($('queue-message'));
+  try {
+    const result = await admin('PUT', `/admin/queues/${state.concertId}/message`, { text });
+    $('message-now').textContent = result.message ? `“${result.message}”` : 'none';
+    if (!text) $('message-text').value = '';
+    show($('queue-message'), 'ok', text ? 'Message posted: the waiting fans see it now.' : 'Message cleared.');
+  } catch (e) {
+    showProblem($('queue-message'), e);
+  }
+}
+
+async function lookUp(event) {
+  event.preventDefault();
+  const id = $('lookup-id').value.trim();
+  $('lookup-result').textContent = '';
+  try {
+    const entry = await admin('GET', `/admin/queues/${state.concertId}/entries/${encodeURIComponent(id)}`);
+    const where = entry.state === 'WAITING' ? `waiting at position ${number(entry.position)}`
+      : entry.state === 'ACTIVE' ? `admitted, booking until ${new Date(entry.activeUntil).toLocaleTimeString()}`
+        : 'in the pre-queue (the draw at the opening sets the place)';
+    $('lookup-result').textContent = `${entry.queueId}: user #${entry.userId}, ${where}; joined ${when(entry.joinedAt)}`
+      + (entry.lastSeenAt ? `, last seen ${new Date(entry.lastSeenAt).toLocaleTimeString()}` : '') + '.';
+  } catch (e) {
+    showProblem($('lookup-result'), e);
+  }
+}
+
 // ---------------------------------------------------------------- create a concert
 
 function field(labelText, input) {
@@ -297,9 +372,13 @@ async function createConcert(event) {
     };
   });
   try {
-    const created = await admin('POST', '/admin/concerts', {
-      name: $('create-name').value, description: $('create-description').value, dates,
-    });
+    const request = { name: $('create-name').value, description: $('create-description').value, dates };
+    if ($('create-opens').value) {
+      request.sale = { opensAt: instant($('create-opens')) };
+      if ($('create-prequeue').value) request.sale.prequeueOpensAt = instant($('create-prequeue'));
+    }
+    if ($('create-max-tickets').value.trim()) request.maxTicketsPerUser = typed($('create-max-tickets'));
+    const created = await admin('POST', '/admin/concerts', request);
     show($('create-message'), 'ok', `Created concert #${created.concertId} "${created.name}" with ${created.dates.length} date(s): `
       + created.dates.map((d) => `#${d.concertDateId} (${number(d.totalSeats)} seats)`).join(', ') + '.');
     state.concerts.set(created.concertId, { concertId: created.concertId, name: created.name });
@@ -325,6 +404,10 @@ function start() {
   $('policy-per-tick').addEventListener('input', () => { state.policyDirty = true; });
   $('policy-cap').addEventListener('input', () => { state.policyDirty = true; });
   $('admit-form').addEventListener('submit', admitNow);
+  $('sale-form').addEventListener('submit', moveSale);
+  $('message-form').addEventListener('submit', (e) => { e.preventDefault(); postMessage($('message-text').value); });
+  $('message-clear').addEventListener('click', () => postMessage(null));
+  $('lookup-form').addEventListener('submit', lookUp);
   $('add-date').addEventListener('click', addDate);
   $('create-form').addEventListener('submit', createConcert);
   try { state.credential = JSON.parse(sessionStorage.getItem('ops-credential')); } catch { state.credential = null; }

@@ -143,6 +143,26 @@ class OnSaleTest extends QueueTestSupport {
         return order;
     }
 
+    /** Runs bin/verify-draw against this service with the cohort's user ids on standard input; its output. */
+    private String verifyDraw(long concert, List<Long> users) throws Exception {
+        Process p = new ProcessBuilder("python3", "bin/verify-draw", "--url", "http://127.0.0.1:" + port, "--concert",
+                Long.toString(concert), "--users", "-").redirectErrorStream(true).start();
+        try (var in = p.getOutputStream()) {
+            in.write(users.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("\n")).getBytes(StandardCharsets.US_ASCII));
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        return out;
+    }
+
+    private static String expectedLines(String seed, List<Long> order) throws Exception {
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < order.size(); i++) {
+            lines.append(i + 1).append('\t').append(order.get(i)).append('\t').append(hmac(seed, order.get(i))).append('\n');
+        }
+        return lines.toString();
+    }
+
     private Disposable stream(String token, List<ServerSentEvent<Map<String, Object>>> into) {
         return racingClient().get().uri("/api/v1/queues/stream?token={t}", token).retrieve().bodyToFlux(EVENT).subscribe(into::add);
     }
@@ -246,6 +266,8 @@ class OnSaleTest extends QueueTestSupport {
             assertThat(num(revealed.get("cohortSize"))).isEqualTo(cohort.size());
 
             List<Long> expected = expectedOrder(seed, cohort);
+            // bin/verify-draw, as anyone would run it against the service: commitment and order agree.
+            assertThat(verifyDraw(concert, cohort)).startsWith("commitment MATCHES").contains(expectedLines(seed, expected));
             for (int i = 0; i < expected.size(); i++) {
                 Map<?, ?> status = statusBody(tokenOf.get(expected.get(i)));
                 assertThat(status.get("status")).isEqualTo("WAITING");

@@ -211,6 +211,93 @@ class WebPagesBrowserTest extends IntegrationTest {
         assertThat(browser.consoleErrors("words")).allSatisfy(e -> assertThat(e).containsAnyOf("/api/v1/auth/login", "/api/v1/users/"));
     }
 
+    /**
+     * Issue 17 in the browser: a scheduled sale. The fan arrives before the pre-queue opens and sees a countdown on the
+     * service's clock, is registered by the page itself when it opens, reads the draw's commitment and the queue ID;
+     * the operator sees the same commitment, posts a message the fan reads, looks the fan up by queue ID and brings
+     * the opening forward; at the opening the fan sees the moment of the draw and the place it gave, then the seat map;
+     * the operator sees the revealed seed and the cohort size.
+     */
+    @Test
+    void fanWaitsForAScheduledSaleFromTheCountdownThroughTheDrawToTheSeatMap() {
+        String fan = unique("early");
+        createFan(fan, 200_000);
+        Instant prequeue = Instant.now().plusSeconds(25).truncatedTo(ChronoUnit.SECONDS);
+        Map<String, Object> date = Map.of("startsAt", Instant.now().plus(Duration.ofDays(40)).truncatedTo(ChronoUnit.SECONDS).toString(),
+                "venue", "Draw Hall", "seats", List.of(Map.of("grade", "R", "price", 90_000, "count", 12)));
+        Map<?, ?> created = web.post().uri("/api/v1/admin/concerts").header("X-Admin-Key", ADMIN_KEY).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("name", unique("Draw Night"), "dates", List.of(date),
+                        "sale", Map.of("prequeueOpensAt", prequeue.toString(), "opensAt", prequeue.plusSeconds(3600).toString())))
+                .exchange().expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody();
+        long concertId = ((Number) created.get("concertId")).longValue();
+
+        // The operator watches the concert: scheduled, no commitment yet.
+        browser.window("sale-operator", "/ops");
+        browser.type("credential", ADMIN_KEY);
+        browser.click("#sign-in-button");
+        browser.waitText("#concerts-page", "Page");
+        browser.window("sale-operator", "/ops#concert-" + concertId);
+        browser.waitText("#sale-state", "Scheduled");
+        browser.waitText("#sale-commitment", "published when the pre-queue opens");
+
+        // The fan comes early: a countdown to the pre-queue, then the page registers the fan by itself.
+        browser.window("sale-fan", "/");
+        browser.type("username", fan);
+        browser.type("password", PASSWORD);
+        browser.click("#sign-in-button");
+        browser.waitText("#balance", "200,000 won");
+        browser.window("sale-fan", "/#concert-" + concertId);
+        browser.click("#concerts button[data-concert='" + concertId + "']");
+        browser.waitText("#upcoming-countdown", t -> t.matches("0:\\d\\d"), "a countdown to the pre-queue");
+        browser.screenshot("12-fan-countdown-to-prequeue");
+        browser.waitText("#prequeue-countdown", t -> t.matches("\\d+:\\d\\d:\\d\\d|\\d+:\\d\\d"), "the countdown to the sale");
+        String commitment = browser.waitText("#prequeue-commitment", t -> t.matches("[0-9a-f]{64}"), "the draw's commitment");
+        String queueId = browser.waitText("#queue-id-value", t -> t.matches("[0-9A-Z]{10}"), "a queue ID");
+        browser.waitText("#queue-connection", "Live");
+        browser.screenshot("13-fan-prequeue");
+
+        // The operator: the same commitment; a message to the fans; the fan found by queue ID; the opening brought forward.
+        browser.switchTo("sale-operator");
+        browser.waitText("#sale-state", "Pre-queue open");
+        browser.waitText("#sale-commitment", commitment);
+        browser.type("message-text", "Doors open at 19:00. Good luck in the draw!");
+        browser.click("#message-post");
+        browser.waitText("#message-now", "Doors open at 19:00");
+        browser.type("lookup-id", queueId.toLowerCase());
+        browser.click("#lookup-button");
+        browser.waitText("#lookup-result", "in the pre-queue");
+        browser.click("#pause"); // the moment of the draw stays on the fan's screen until admission resumes
+        browser.waitText("#queue-state", "Paused");
+        String opensAt = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss").withZone(ZoneId.systemDefault())
+                .format(Instant.now().plusSeconds(12));
+        browser.script("arguments[0].value = arguments[1]", browser.byId("sale-form-opens"), opensAt);
+        browser.click("#sale-move");
+        browser.waitText("#queue-message", "The sale was moved");
+        browser.screenshot("14-operator-prequeue-commitment-message-lookup");
+
+        // The fan reads the message, then the opening: the draw's place, then (admission resumed) the seat map.
+        browser.switchTo("sale-fan");
+        browser.waitText("#queue-operator", "Doors open at 19:00");
+        browser.waitText("#prequeue-countdown", t -> t.matches("0:[01]\\d"), "the countdown near the opening");
+        browser.waitText("#queue-draw", "the draw is done: you are number 1 in line");
+        browser.waitText("#queue-wait", "paused");
+        browser.screenshot("15-fan-the-draw");
+        browser.switchTo("sale-operator");
+        browser.waitText("#sale-seed", t -> t.matches("[0-9a-f]{64}"), "the revealed seed");
+        browser.waitText("#sale-cohort", "1");
+        browser.waitText("#sale-state", "On sale");
+        browser.click("#resume");
+        browser.waitText("#queue-state", "Admitting");
+        browser.screenshot("16-operator-opened-seed-revealed");
+        browser.switchTo("sale-fan");
+        browser.waitText("#admitted", "You're in!");
+        browser.waitText("#seat-summary", "12 of 12 seats free");
+        browser.screenshot("17-fan-seat-map-after-the-draw");
+
+        assertThat(browser.consoleErrors("sale-fan")).allSatisfy(e -> assertThat(e).contains("/api/v1/queues/token").contains("409"));
+        assertThat(browser.consoleErrors("sale-operator")).isEmpty();
+    }
+
     private long createFan(String username, long balance) {
         Map<?, ?> body = web.post().uri("/api/v1/admin/users")
                 .header("X-Admin-Key", ADMIN_KEY)
