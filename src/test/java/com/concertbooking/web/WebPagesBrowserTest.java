@@ -232,11 +232,9 @@ class WebPagesBrowserTest extends IntegrationTest {
         long concertId = ((Number) created.get("concertId")).longValue();
 
         // The operator watches the concert: scheduled, no commitment yet.
-        browser.window("sale-operator", "/ops");
+        browser.window("sale-operator", "/ops#concert-" + concertId);
         browser.type("credential", ADMIN_KEY);
         browser.click("#sign-in-button");
-        browser.waitText("#concerts-page", "Page");
-        browser.window("sale-operator", "/ops#concert-" + concertId);
         browser.waitText("#sale-state", "Scheduled");
         browser.waitText("#sale-commitment", "published when the pre-queue opens");
 
@@ -250,6 +248,8 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.click("#concerts button[data-concert='" + concertId + "']");
         browser.waitText("#upcoming-countdown", t -> t.matches("0:\\d\\d"), "a countdown to the pre-queue");
         browser.screenshot("12-fan-countdown-to-prequeue");
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250))
+                .until(() -> browser.driver().findElement(org.openqa.selenium.By.id("queue-prequeue")).isDisplayed());
         browser.waitText("#prequeue-countdown", t -> t.matches("\\d+:\\d\\d:\\d\\d|\\d+:\\d\\d"), "the countdown to the sale");
         String commitment = browser.waitText("#prequeue-commitment", t -> t.matches("[0-9a-f]{64}"), "the draw's commitment");
         String queueId = browser.waitText("#queue-id-value", t -> t.matches("[0-9A-Z]{10}"), "a queue ID");
