@@ -14,9 +14,9 @@ import com.concertbooking.queue.QueueStore.Conditions;
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
 import com.concertbooking.catalog.CatalogStore;
+import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
-import com.concertbooking.support.QueuePass;
 import com.concertbooking.wallet.WalletStore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.github.benmanes.caffeine.cache.AsyncCache;
@@ -41,8 +41,8 @@ public class QueueService {
 
     public record Issued(Ticket ticket, boolean created) {}
 
-    /** A genuine token with its entry's state now; {@code pass.status() == ENDED} when the entry is gone. */
-    public record Verified(QueuePass pass, EntryState state, Conditions conditions, Ticket ticket) {
+    /** A genuine token with its entry's state now; not {@link #live} when the entry is gone (left, used, expired). */
+    public record Verified(TokenCodec.Claims pass, EntryState state, Conditions conditions, Ticket ticket) {
         public boolean live() {
             return state.kind() != Kind.GONE;
         }
@@ -58,8 +58,6 @@ public class QueueService {
     private final Clock clock;
     private final AsyncCache<Long, Boolean> concerts = existenceCache();
     private final AsyncCache<Long, Boolean> users = existenceCache();
-    private final AsyncCache<Long, Long> dateConcerts = Caffeine.newBuilder()
-            .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(100_000).buildAsync();
     /** Whether anything is left to buy, per concert: at most one probe per concert and second on this instance. */
     private final AsyncCache<Long, Boolean> soldOut = Caffeine.newBuilder()
             .expireAfterWrite(Duration.ofSeconds(1)).maximumSize(100_000).buildAsync();
@@ -101,12 +99,6 @@ public class QueueService {
                         catalog.concert(id).hasElement().toFuture()))
                 .flatMap(exists -> exists ? Mono.<Void>empty()
                         : Mono.error(ApiException.of(ErrorCode.CONCERT_NOT_FOUND, "Concert %d does not exist", concertId)));
-    }
-
-    /** The concert a date belongs to (dates never move), empty for an unknown date. */
-    public Mono<Long> concertOfDate(long concertDateId) {
-        return Mono.fromFuture(() -> dateConcerts.get(concertDateId, (id, executor) ->
-                        catalog.date(id).map(CatalogStore.DateRow::concertId).toFuture()));
     }
 
     /** Only existing users join (SPEC 4.9): ids nobody owns cannot fill a concert's ACTIVE slots. */
@@ -191,27 +183,21 @@ public class QueueService {
         return store.states(claims.concertId(), List.of(new QueueStore.Member(claims.userId(), claims.entryId())), true)
                 .flatMap(batch -> {
                     EntryState state = batch.states().get(0);
-                    QueuePass.Status status = switch (state.kind()) {
-                        case WAITING, PREQUEUE -> QueuePass.Status.WAITING;
-                        case ACTIVE -> QueuePass.Status.ACTIVE;
-                        case GONE -> QueuePass.Status.ENDED;
-                    };
-                    QueuePass pass = new QueuePass(claims.userId(), claims.concertId(), claims.entryId(), status);
                     Mono<String> commitment = state.kind() == Kind.PREQUEUE
                             ? sales.drawn(claims.concertId()).map(Sales.Drawn::commitment) : Mono.empty();
-                    return commitment.map(Optional::of).defaultIfEmpty(Optional.empty()).map(c -> new Verified(pass, state,
+                    return commitment.map(Optional::of).defaultIfEmpty(Optional.empty()).map(c -> new Verified(claims, state,
                             batch.conditions(), ticket(token, claims.userId(), claims.concertId(), state, batch.conditions(), c.orElse(null))));
                 });
     }
 
     /** Leave the queue (or give up an active pass). */
-    public Mono<Void> leave(QueuePass pass) {
+    Mono<Void> leave(TokenCodec.Claims pass) {
         return store.leave(pass.concertId(), pass.userId(), pass.entryId()).then();
     }
 
     /** Ends a pass after payment: the ACTIVE slot is freed and the token is dead from now on. */
-    public Mono<Void> endPass(QueuePass pass) {
-        return leave(pass);
+    public Mono<Void> endPass(ActivePass pass) {
+        return store.leave(pass.concertId(), pass.userId(), pass.entryId()).then();
     }
 
     /** The estimated wait of a state: 0 when active, seconds while waiting with admission running, else null. */
@@ -229,13 +215,17 @@ public class QueueService {
     }
 
     Ticket ticket(String token, long userId, long concertId, EntryState state, Conditions c, String commitment) {
-        String queueId = queueIds.of(concertId, userId);
+        return ticket(token, queueIds.of(concertId, userId), userId, concertId, state, c, estimateSeconds(concertId, state, c), commitment);
+    }
+
+    static Ticket ticket(String token, String queueId, long userId, long concertId, EntryState state, Conditions c, Long estimate,
+                         String commitment) {
         Boolean soldOut = c.soldOut() && state.kind() != Kind.GONE ? Boolean.TRUE : null;
         return switch (state.kind()) {
             case PREQUEUE -> new Ticket(token, queueId, userId, concertId, "PREQUEUE", null, null, null, null, c.opensAt(),
                     c.serverTime(), commitment, c.message(), soldOut);
-            case WAITING -> new Ticket(token, queueId, userId, concertId, "WAITING", state.position(), c.admission(),
-                    estimateSeconds(concertId, state, c), null, null, null, null, c.message(), soldOut);
+            case WAITING -> new Ticket(token, queueId, userId, concertId, "WAITING", state.position(), c.admission(), estimate,
+                    null, null, null, null, c.message(), soldOut);
             case ACTIVE -> new Ticket(token, queueId, userId, concertId, "ACTIVE", null, null, 0L,
                     state.activeUntil().truncatedTo(ChronoUnit.MILLIS), null, null, null, c.message(), soldOut);
             case GONE -> new Ticket(token, queueId, userId, concertId, "EXPIRED", null, null, null, null, null, null, null, null, null);

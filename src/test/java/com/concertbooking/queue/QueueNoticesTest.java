@@ -124,7 +124,7 @@ class QueueNoticesTest extends BookingTestBase {
         long concertId = concert.concertId();
         long buyer = createUser(1_000_000);
         String buyerToken = activeToken(buyer, concertId);
-        var pass = new com.concertbooking.support.QueuePass(buyer, concertId, "test-" + buyer, com.concertbooking.support.QueuePass.Status.ACTIVE);
+        var pass = pass(buyer, concertId);
         long waiter = freshUserId();
         String waiterToken = token(waiter, concertId);
         List<ServerSentEvent<Map<String, Object>>> events = new CopyOnWriteArrayList<>();
