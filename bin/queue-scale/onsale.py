@@ -24,15 +24,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
-BASE = os.environ["BASE"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import BASE, DB, REDIS_PORT, call, redis, resp  # noqa: E402  (the queue bench's helpers: same service, same Redis)
+
 HOST, PORT = BASE.split("//")[1].split(":")
 PORT = int(PORT)
-REDIS_PORT = os.environ["REDIS_PORT"]
-DB = os.environ["DB"]
-ADMIN = os.environ.get("ADMIN_KEY", "dev-admin-key")
 STREAMS = int(os.environ.get("STREAMS", "2000"))
 LEAD_S = float(os.environ.get("LEAD_SECS", "8"))
 FILLER_BASE = 2_000_000_000  # filler fans' user ids: far above any real account (they never call the API)
@@ -40,23 +38,6 @@ FILLER_BASE = 2_000_000_000  # filler fans' user ids: far above any real account
 
 def log(msg):
     print(f"[onsale-bench] {msg}", file=sys.stderr, flush=True)
-
-
-def call(method, path, body=None, headers=None, admin=False):
-    data = None if body is None else json.dumps(body).encode()
-    h = dict(headers or {})
-    if data is not None:
-        h["Content-Type"] = "application/json"
-    if admin:
-        h["X-Admin-Key"] = ADMIN
-    req = urllib.request.Request(BASE + path, data=data, method=method, headers=h)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        text = r.read().decode()
-        return json.loads(text) if text and text[0] in "{[" else text
-
-
-def redis(*args):
-    return subprocess.run(["redis-cli", "-p", REDIS_PORT, *map(str, args)], check=True, capture_output=True, text=True).stdout
 
 
 def redis_ms():
@@ -71,14 +52,6 @@ def used_memory():
 def sql(query):
     return subprocess.run(["mariadb", "-ubooking", "-pbooking", "-h127.0.0.1", DB, "-N", "-e", query],
                           check=True, capture_output=True, text=True).stdout
-
-
-def resp(*parts):
-    out = [f"*{len(parts)}\r\n"]
-    for p in parts:
-        b = str(p)
-        out.append(f"${len(b.encode())}\r\n{b}\r\n")
-    return "".join(out)
 
 
 def fill(concert, seed, n):

@@ -38,6 +38,8 @@ public class AdmissionScheduler implements SmartLifecycle {
     private final Duration period;
     /** Concerts whose opening this instance knows to be revealed (so it stops asking). */
     private final Set<Long> revealed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Fans waiting per concert at this instance's last step (whether to ask the database about sold out). */
+    private final java.util.Map<Long, Long> waiting = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile Disposable running;
     private volatile long lastFailureLog;
     private volatile long lastPolicySync;
@@ -93,14 +95,21 @@ public class AdmissionScheduler implements SmartLifecycle {
                     metrics.retain(live);
                     waits.retain(live);
                     revealed.retainAll(live);
+                    waiting.keySet().retainAll(live);
                 });
     }
 
-    /** One step with this instance's view of the seats (unknown when the database does not answer: kept as recorded). */
+    /**
+     * One step with this instance's view of the seats: asked (at most once a second) only while someone waits, since
+     * sold out concerns waiting fans (new joins ask for themselves); unknown (kept as recorded) otherwise, or when the
+     * database does not answer.
+     */
     private Mono<QueueStore.TickResult> tick(long concertId) {
-        return queue.soldOut(concertId).map(java.util.Optional::of)
-                .onErrorResume(e -> Mono.just(java.util.Optional.empty()))
+        Mono<java.util.Optional<Boolean>> seats = waiting.getOrDefault(concertId, 1L) == 0 ? Mono.just(java.util.Optional.empty())
+                : queue.soldOut(concertId).map(java.util.Optional::of).onErrorResume(e -> Mono.just(java.util.Optional.empty()));
+        return seats
                 .flatMap(soldOut -> store.tick(concertId, soldOut.orElse(null)))
+                .doOnNext(r -> waiting.put(concertId, r.waiting()))
                 .flatMap(r -> r.cohortSize() < 0 || revealed.contains(concertId) ? Mono.just(r) : reveal(r).thenReturn(r));
     }
 

@@ -21,7 +21,6 @@ import com.concertbooking.wallet.WalletStore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import org.springframework.stereotype.Service;
 import reactor.core.publisher.Mono;
 
@@ -76,22 +75,9 @@ public class QueueService {
 
     /** Known concerts and users are cached for minutes (they are never deleted); unknown ones only briefly. */
     private static AsyncCache<Long, Boolean> existenceCache() {
-        return Caffeine.newBuilder().maximumSize(100_000).expireAfter(new Expiry<Long, Boolean>() {
-            @Override
-            public long expireAfterCreate(Long key, Boolean exists, long now) {
-                return (exists ? Duration.ofMinutes(10) : Duration.ofSeconds(2)).toNanos();
-            }
-
-            @Override
-            public long expireAfterUpdate(Long key, Boolean exists, long now, long current) {
-                return expireAfterCreate(key, exists, now);
-            }
-
-            @Override
-            public long expireAfterRead(Long key, Boolean exists, long now, long current) {
-                return current;
-            }
-        }).buildAsync();
+        return Caffeine.newBuilder().maximumSize(100_000)
+                .expireAfter(new ValueExpiry<Long, Boolean>(exists -> exists ? Duration.ofMinutes(10) : Duration.ofSeconds(2)))
+                .buildAsync();
     }
 
     public Mono<Void> requireConcert(long concertId) {

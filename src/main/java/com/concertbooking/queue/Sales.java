@@ -16,7 +16,6 @@ import com.concertbooking.support.TimeConfig;
 import com.concertbooking.support.Transactions;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import io.r2dbc.spi.Readable;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Repository;
@@ -65,23 +64,9 @@ public class Sales {
      * (one is only ever made with the concert), and "not drawn yet" for a second.
      */
     private final AsyncCache<Long, Drawn> drawn = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfter(new Expiry<Long, Drawn>() {
-                @Override
-                public long expireAfterCreate(Long key, Drawn value, long now) {
-                    return (value.present() ? Duration.ofHours(1) : value == Drawn.NO_SALE ? Duration.ofMinutes(10)
-                            : Duration.ofSeconds(1)).toNanos();
-                }
-
-                @Override
-                public long expireAfterUpdate(Long key, Drawn value, long now, long current) {
-                    return expireAfterCreate(key, value, now);
-                }
-
-                @Override
-                public long expireAfterRead(Long key, Drawn value, long now, long current) {
-                    return current;
-                }
-            }).buildAsync();
+            .expireAfter(new ValueExpiry<Long, Drawn>(d -> d.present() ? Duration.ofHours(1)
+                    : d == Drawn.NO_SALE ? Duration.ofMinutes(10) : Duration.ofSeconds(1)))
+            .buildAsync();
 
     /** Rows for the public sale page, which every waiting fan's page may ask for at the opening: a second old at most. */
     private final AsyncCache<Long, java.util.Optional<Sale>> recent = Caffeine.newBuilder().maximumSize(10_000)

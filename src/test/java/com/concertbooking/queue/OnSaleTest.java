@@ -52,9 +52,6 @@ class OnSaleTest extends QueueTestSupport {
             "local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)", Long.class);
 
     @Autowired
-    LettuceConnectionFactory appConnections;
-
-    @Autowired
     BookingProperties properties;
 
     @Autowired
@@ -401,30 +398,11 @@ class OnSaleTest extends QueueTestSupport {
 
     /** A store as another instance would have it: its own Redis connection and its own copy of the sales' caches. */
     private QueueStore store() {
-        return store(connections(), sales);
+        return store(anotherConnection(), sales);
     }
 
     private QueueStore store(LettuceConnectionFactory connections, Sales sales) {
         return new QueueStore(new ReactiveStringRedisTemplate(connections), policies, sales, properties);
-    }
-
-    private final List<LettuceConnectionFactory> extraConnections = new CopyOnWriteArrayList<>();
-
-    private LettuceConnectionFactory connections() {
-        var connections = appConnections.getClusterConfiguration() != null
-                ? new LettuceConnectionFactory(appConnections.getClusterConfiguration())
-                : new LettuceConnectionFactory(appConnections.getStandaloneConfiguration());
-        connections.setEagerInitialization(true);
-        connections.afterPropertiesSet();
-        connections.start();
-        extraConnections.add(connections);
-        return connections;
-    }
-
-    @org.junit.jupiter.api.AfterEach
-    void closeConnections() {
-        extraConnections.forEach(LettuceConnectionFactory::destroy);
-        extraConnections.clear();
     }
 
     /** Two instances (their own Redis connections, caches and schedulers) race the draw and the opening: one of each. */
@@ -434,8 +412,8 @@ class OnSaleTest extends QueueTestSupport {
         long concert = saleConcert(Instant.now().minusSeconds(1), opens);
         Sales salesA = new Sales(database, transactions, outbox, Clock.systemUTC());
         Sales salesB = new Sales(database, transactions, outbox, Clock.systemUTC());
-        QueueStore a = store(connections(), salesA);
-        QueueStore b = store(connections(), salesB);
+        QueueStore a = store(anotherConnection(), salesA);
+        QueueStore b = store(anotherConnection(), salesB);
         var seeds = Flux.range(0, 20).flatMap(i -> (i % 2 == 0 ? salesA : salesB).draw(concert), 20).collectList().block(WAIT);
         assertThat(seeds).hasSize(20).extracting(Sales.Drawn::seed).containsOnly(seeds.get(0).seed());
 

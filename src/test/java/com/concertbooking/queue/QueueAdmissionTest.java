@@ -25,9 +25,6 @@ import static org.awaitility.Awaitility.await;
 class QueueAdmissionTest extends QueueTestSupport {
 
     @Autowired
-    LettuceConnectionFactory appConnections;
-
-    @Autowired
     BookingProperties properties;
 
     @Autowired
@@ -37,12 +34,7 @@ class QueueAdmissionTest extends QueueTestSupport {
     private record Instance(LettuceConnectionFactory connections, QueueStore store, AdmissionScheduler scheduler) {}
 
     private Instance anotherInstance() {
-        var connections = appConnections.getClusterConfiguration() != null
-                ? new LettuceConnectionFactory(appConnections.getClusterConfiguration())
-                : new LettuceConnectionFactory(appConnections.getStandaloneConfiguration());
-        connections.setEagerInitialization(true); // connect here, on the test thread, not lazily on a non-blocking one
-        connections.afterPropertiesSet();
-        connections.start();
+        var connections = anotherConnection();
         var store = new QueueStore(new ReactiveStringRedisTemplate(connections), policies, sales, properties);
         return new Instance(connections, store, new AdmissionScheduler(store, queueService, sales, new WaitEstimates(java.time.Clock.systemUTC(), properties),
                 new QueueMetrics(new SimpleMeterRegistry()), properties));
@@ -77,8 +69,6 @@ class QueueAdmissionTest extends QueueTestSupport {
         } finally {
             runA.dispose();
             runB.dispose();
-            a.connections().destroy();
-            b.connections().destroy();
         }
 
         List<Long> admittedIds = new ArrayList<>();

@@ -38,6 +38,30 @@ public abstract class QueueTestSupport extends IntegrationTest {
     @org.springframework.beans.factory.annotation.Autowired
     WaitEstimates waits;
 
+    @org.springframework.beans.factory.annotation.Autowired
+    private org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory appConnections;
+
+    private final List<org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory> otherConnections =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Redis connections of their own, as another instance of the service would have (closed after the test). */
+    protected org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory anotherConnection() {
+        var connections = appConnections.getClusterConfiguration() != null
+                ? new org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory(appConnections.getClusterConfiguration())
+                : new org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory(appConnections.getStandaloneConfiguration());
+        connections.setEagerInitialization(true); // connect here, on the test thread, not lazily on a non-blocking one
+        connections.afterPropertiesSet();
+        connections.start();
+        otherConnections.add(connections);
+        return connections;
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void closeOtherConnections() {
+        otherConnections.forEach(org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory::destroy);
+        otherConnections.clear();
+    }
+
     private final java.util.Set<Long> touchedConcerts = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     protected long newConcert() {

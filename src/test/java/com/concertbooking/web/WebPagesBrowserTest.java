@@ -91,10 +91,7 @@ class WebPagesBrowserTest extends IntegrationTest {
         createFan(rival, 500_000);
 
         // The fan signs in, opens the concert's link, sees its date with free seats and joins the paused queue.
-        browser.window("fan", "/");
-        browser.type("username", fan);
-        browser.type("password", PASSWORD);
-        browser.click("#sign-in-button");
+        signIn("fan", fan);
         browser.waitText("#balance", "500,000 won");
         browser.window("fan", "/#concert-" + concertId);
         browser.waitText("#concerts", "16 of 16 seats free");
@@ -150,9 +147,7 @@ class WebPagesBrowserTest extends IntegrationTest {
         // A second fan, on a phone-sized screen, gets in and tries the same seat: the page says it is taken.
         browser.window("rival", "/");
         browser.size(390, 844);
-        browser.type("username", rival);
-        browser.type("password", PASSWORD);
-        browser.click("#sign-in-button");
+        signIn("rival", rival);
         browser.window("rival", "/#concert-" + concertId);
         browser.click("#concerts button[data-concert='" + concertId + "']");
         browser.waitText("#admitted", "You're in!");
@@ -239,10 +234,7 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.waitText("#sale-commitment", "published when the pre-queue opens");
 
         // The fan comes early: a countdown to the pre-queue, then the page registers the fan by itself.
-        browser.window("sale-fan", "/");
-        browser.type("username", fan);
-        browser.type("password", PASSWORD);
-        browser.click("#sign-in-button");
+        signIn("sale-fan", fan);
         browser.waitText("#balance", "200,000 won");
         browser.window("sale-fan", "/#concert-" + concertId);
         browser.click("#concerts button[data-concert='" + concertId + "']");
@@ -296,6 +288,14 @@ class WebPagesBrowserTest extends IntegrationTest {
 
         assertThat(browser.consoleErrors("sale-fan")).allSatisfy(e -> assertThat(e).contains("/api/v1/queues/token").contains("409"));
         assertThat(browser.consoleErrors("sale-operator")).isEmpty();
+    }
+
+    /** A fan signs in on the fan page, in a window of their own. */
+    private void signIn(String window, String username) {
+        browser.window(window, "/");
+        browser.type("username", username);
+        browser.type("password", PASSWORD);
+        browser.click("#sign-in-button");
     }
 
     private long createFan(String username, long balance) {
