@@ -80,12 +80,19 @@ def fill(concert, seed, n):
 
 async def watch(token, opened, prequeued):
     """One stream: the time (ms, epoch) its first position arrives, or None."""
-    reader, writer = await asyncio.open_connection(HOST, PORT)
-    try:
+    for attempt in range(20):  # a busy service answers 503 with Retry-After: try again, as a fan's page does
+        reader, writer = await asyncio.open_connection(HOST, PORT)
         writer.write(f"GET /api/v1/queues/stream?token={token} HTTP/1.1\r\nHost: {HOST}\r\nAccept: text/event-stream\r\n\r\n".encode())
         await writer.drain()
-        if b" 200 " not in await reader.readline():
-            return None
+        if b" 200 " in await reader.readline():
+            break
+        writer.close()
+        await asyncio.sleep(1 + attempt)
+    else:
+        if not prequeued.done():
+            prequeued.set_result(False)
+        return None
+    try:
         while (await reader.readline()) not in (b"\r\n", b""):
             pass
         buf = b""
@@ -118,10 +125,10 @@ async def open_streams(tokens, concert, opens_at_holder):
     tasks = []
     for i, t in enumerate(tokens):
         tasks.append(asyncio.create_task(watch(t, opened, prequeued[i])))
-        if i % 200 == 199:
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(asyncio.gather(*prequeued), 120)
-    log(f"{len(tokens)} streams in the countdown")
+        if i % 100 == 99:
+            await asyncio.sleep(0.5)  # in waves: the opening is the subject, not the stampede of stream opens
+    counted = await asyncio.wait_for(asyncio.gather(*prequeued), 600)
+    log(f"{sum(1 for c in counted if c)} of {len(tokens)} streams in the countdown")
     # Log every Redis call from now on, then bring the opening forward.
     redis("CONFIG", "SET", "slowlog-max-len", "1000000")
     redis("CONFIG", "SET", "slowlog-log-slower-than", "0")
