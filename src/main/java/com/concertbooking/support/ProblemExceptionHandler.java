@@ -6,6 +6,8 @@ import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.r2dbc.spi.R2dbcTransientResourceException;
 import io.r2dbc.spi.R2dbcNonTransientResourceException;
 import org.slf4j.Logger;
@@ -50,9 +52,15 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
     public static final MediaType PROBLEM_JSON = MediaType.APPLICATION_PROBLEM_JSON;
 
     private final ObjectMapper json;
+    private final Map<String, Counter> unavailable = new java.util.HashMap<>();
 
-    public ProblemExceptionHandler(ObjectMapper json) {
+    public ProblemExceptionHandler(ObjectMapper json, MeterRegistry meters) {
         this.json = json;
+        // Registered up front (at 0), so the alert rules' series exist before the first failure.
+        for (String dependency : java.util.List.of("database", "redis", "other")) {
+            unavailable.put(dependency, Counter.builder("booking.dependency.unavailable").tag("dependency", dependency)
+                    .description("Requests answered 503 DEPENDENCY_UNAVAILABLE, by the dependency that failed").register(meters));
+        }
     }
 
     @Override
@@ -66,6 +74,7 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
             log.error("Unhandled error on {} {}", exchange.getRequest().getMethod(), exchange.getRequest().getPath(), ex);
         } else if (problem.code() == ErrorCode.DEPENDENCY_UNAVAILABLE) {
             log.warn("Dependency unavailable on {}: {}", exchange.getRequest().getPath(), ex.toString());
+            unavailable.get(dependencyOf(ex)).increment();
             response.getHeaders().set(HttpHeaders.RETRY_AFTER, "2");
         }
         if (ex instanceof ApiException api && api.retryAfter() != null) {
@@ -173,6 +182,29 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
                 || causedBy(ex, R2dbcTransientResourceException.class)
                 || causedBy(ex, R2dbcNonTransientResourceException.class)
                 || causedBy(ex, io.lettuce.core.RedisException.class);
+    }
+
+    /** Which dependency a failure came from, by the packages of its causes (for the alerts of docs/incident-response.md). */
+    static String dependencyOf(Throwable ex) {
+        // Redis first: Spring Data Redis translates a Lettuce timeout into the generic org.springframework.dao types.
+        if (causedByPackage(ex, "io.lettuce.", "org.springframework.data.redis.")) {
+            return "redis";
+        }
+        if (causedByPackage(ex, "io.r2dbc.", "io.asyncer.r2dbc.", "org.springframework.r2dbc.", "org.springframework.dao.")) {
+            return "database";
+        }
+        return "other";
+    }
+
+    private static boolean causedByPackage(Throwable ex, String... packages) {
+        for (Throwable t = ex; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            for (String p : packages) {
+                if (t.getClass().getName().startsWith(p)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private static String describe(FieldError error) {

@@ -193,8 +193,11 @@ abstract class FaultTestSupport extends IntegrationTest {
      * at JVM exit (each process has a shutdown hook), should the context never close.
      */
     static void stopWithContext(ConfigurableApplicationContext context, String name, Runnable cleanUp) {
-        if (!context.getBeanFactory().containsSingleton(name)) {
-            context.getBeanFactory().registerSingleton(name, (org.springframework.beans.factory.DisposableBean) cleanUp::run);
+        var beans = (org.springframework.beans.factory.support.DefaultSingletonBeanRegistry) context.getBeanFactory();
+        if (!beans.containsSingleton(name)) {
+            org.springframework.beans.factory.DisposableBean stop = cleanUp::run;
+            beans.registerSingleton(name, stop);
+            beans.registerDisposableBean(name, stop);
         }
     }
 
