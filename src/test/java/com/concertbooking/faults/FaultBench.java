@@ -293,12 +293,22 @@ class FaultBench {
             case "db-starve" -> {
                 // A transaction elsewhere locks every user row of the run and the dates' seats: holds and payments wait on
                 // the locks, each holding a pool connection, until no connection is left for anything else.
+                // Seats before users, the order in which a payment locks them (reservation, seat, balance): taken the
+                // other way round, the locker and a payment deadlocked. A deadlock victim tries again.
                 locker = mariadb.connect(DATABASE);
                 locker.setAutoCommit(false);
-                try (Statement s = locker.createStatement()) {
-                    s.executeQuery("SELECT id FROM users WHERE username LIKE 'fault-" + RUN + "-%' FOR UPDATE").close();
-                    s.executeQuery("SELECT id FROM seat WHERE concert_date_id IN (SELECT id FROM concert_date WHERE concert_id = "
-                            + "(SELECT MAX(id) FROM concert)) FOR UPDATE").close();
+                for (int attempt = 1; ; attempt++) {
+                    try (Statement s = locker.createStatement()) {
+                        s.executeQuery("SELECT id FROM seat WHERE concert_date_id IN (SELECT id FROM concert_date WHERE concert_id = "
+                                + "(SELECT MAX(id) FROM concert)) FOR UPDATE").close();
+                        s.executeQuery("SELECT id FROM users WHERE username LIKE 'fault-" + RUN + "-%' FOR UPDATE").close();
+                        break;
+                    } catch (java.sql.SQLTransactionRollbackException e) {
+                        locker.rollback();
+                        if (attempt == 5) {
+                            throw e;
+                        }
+                    }
                 }
             }
             case "redis-failover" -> {
