@@ -603,7 +603,25 @@ class FaultBench {
             md.add("| (none) | | | | |");
         }
         md.add("");
-        md.add("Still firing when the run ended: " + firingNow());
+        Set<String> stillFiring = firingNow();
+        md.add("Still firing when the run ended: " + stillFiring);
+        md.add("");
+        md.add("Expected by the runbook (docs/incident-response.md) for this fault and duration:");
+        md.add("");
+        md.add("| alert | expected within (s of the fault's start) | fired after | |");
+        md.add("|---|---|---|---|");
+        List<String> alertProblems = new ArrayList<>();
+        expectedAlerts().forEach((alert, within) -> {
+            long[] f = firingSpan.get(alert);
+            boolean ok = f != null && f[0] - AT <= within;
+            md.add("| " + alert + " | " + within + " | " + (f == null ? "never" : (f[0] - AT) + " s") + " | " + (ok ? "ok" : "LATE") + " |");
+            if (!ok) {
+                alertProblems.add(alert + " did not fire within " + within + " s");
+            }
+        });
+        if (!stillFiring.isEmpty()) {
+            alertProblems.add("still firing " + SETTLE + " s after the load: " + stillFiring);
+        }
         md.add("");
         md.add("## What fans saw while the fault lasted (t=" + AT + ".." + (AT + FOR) + " s)");
         md.add("");
@@ -627,8 +645,48 @@ class FaultBench {
         md.forEach(System.out::println);
 
         assertThat(result.problems()).as("nothing lost in the stores").isEmpty();
+        assertThat(alertProblems).as("alerts fire within the runbook's times and clear").isEmpty();
         assertThat(placesLost).as("no fan lost their place").isEmpty();
         assertThat(seconds.values().stream().mapToInt(s -> s.otherServer).sum()).as("5xx other than 503").isZero();
+    }
+
+    /**
+     * The alerts the runbook promises for this fault, with the seconds within which each fires, counted from the
+     * fault's start; an alert is expected only when the fault lasts long enough for it (a 15 s smoke fault pages nothing).
+     */
+    static Map<String, Integer> expectedAlerts() {
+        Map<String, Integer> expected = new java.util.LinkedHashMap<>();
+        switch (FAULT) {
+            case "kafka-disk-full", "kafka-restart" -> {
+                if (FOR >= 90) {
+                    expected.put("OutboxRelayFailing", 90);
+                    expected.put("KafkaSendErrors", 90);
+                }
+                if (FOR >= 120) {
+                    expected.put("KafkaDeliveryStalled", 120);
+                }
+            }
+            case "db-restart" -> {
+                expected.put("DependencyErrors{database}", 15);
+                if (FOR >= 45) {
+                    expected.put("DatabaseUnavailable", 45);
+                }
+            }
+            case "db-starve" -> {
+                if (FOR >= 40) {
+                    expected.put("DependencyErrors{database}", FOR);
+                }
+            }
+            case "redis-failover" -> expected.put("DependencyErrors{redis}", 15);
+            case "redis-restart" -> {
+                expected.put("DependencyErrors{redis}", 15);
+                if (FOR >= 45) {
+                    expected.put("RedisSlowOrDown", 45);
+                }
+            }
+            default -> throw new IllegalStateException(FAULT);
+        }
+        return expected;
     }
 
     static String num(Second s, String key) {
