@@ -102,24 +102,15 @@ public final class LocalProcesses {
 
     /** Runs a command to its end (bounded); returns its output (stdout and stderr). */
     public static String run(Duration timeout, String... command) {
-        try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                throw new IllegalStateException(String.join(" ", command) + " did not finish");
-            }
-            return new String(out, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new IllegalStateException(String.join(" ", command) + ": " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return execute(timeout, List.of(command), false);
     }
 
     /** Runs a command; fails with its output unless it exits 0. */
     public static String check(Duration timeout, List<String> command) {
+        return execute(timeout, command, true);
+    }
+
+    private static String execute(Duration timeout, List<String> command, boolean mustSucceed) {
         try {
             Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
             byte[] out = p.getInputStream().readAllBytes();
@@ -128,12 +119,12 @@ public final class LocalProcesses {
                 throw new IllegalStateException(String.join(" ", command) + " did not finish");
             }
             String text = new String(out, StandardCharsets.UTF_8);
-            if (p.exitValue() != 0) {
+            if (mustSucceed && p.exitValue() != 0) {
                 throw new IllegalStateException(String.join(" ", command) + " exited " + p.exitValue() + ": " + text);
             }
             return text;
         } catch (IOException e) {
-            throw new IllegalStateException(e);
+            throw new IllegalStateException(String.join(" ", command) + ": " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);

@@ -235,20 +235,22 @@ public record StoreCheck(List<Long> dateIds, Collection<FanRecord> fans, Kafka k
     }
 
     public static List<String> rows(Statement s, String sql) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (ResultSet r = s.executeQuery(sql)) {
-            while (r.next()) {
-                out.add(r.getString(1));
-            }
-        }
-        return out;
+        return column(s, sql, r -> r.getString(1));
     }
 
     public static List<Long> longs(Statement s, String sql) throws SQLException {
-        List<Long> out = new ArrayList<>();
+        return column(s, sql, r -> r.getLong(1));
+    }
+
+    interface Column<T> {
+        T read(ResultSet r) throws SQLException;
+    }
+
+    private static <T> List<T> column(Statement s, String sql, Column<T> column) throws SQLException {
+        List<T> out = new ArrayList<>();
         try (ResultSet r = s.executeQuery(sql)) {
             while (r.next()) {
-                out.add(r.getLong(1));
+                out.add(column.read(r));
             }
         }
         return out;
