@@ -532,6 +532,9 @@ class FaultBench {
         long firstFailure = seconds.entrySet().stream().filter(e -> e.getKey() >= AT)
                 .filter(e -> e.getValue().unavailable + e.getValue().otherServer + e.getValue().noAnswer > 0)
                 .mapToLong(Map.Entry::getKey).findFirst().orElse(-1);
+        long lastFailure = seconds.entrySet().stream().filter(e -> e.getKey() >= AT)
+                .filter(e -> e.getValue().unavailable + e.getValue().otherServer + e.getValue().noAnswer > 0)
+                .mapToLong(Map.Entry::getKey).max().orElse(-1);
 
         // Nothing lost: the stores, and the fans' places.
         List<String> fanLines = Files.readAllLines(out.resolve("fans.csv"));
@@ -585,7 +588,9 @@ class FaultBench {
         md.add("|---|---|");
         marks.forEach((k, v) -> md.add(String.format(Locale.ROOT, "| %.1f | %s |", (v - loadStart) / 1000.0, k.substring(9))));
         md.add(String.format(Locale.ROOT, "| %d | first second with a 5xx or an unanswered request |", firstFailure));
-        md.add(String.format(Locale.ROOT, "| %d | recovered: from here 10 s in a row without 5xx or unanswered requests |", recoveredAt));
+        md.add(String.format(Locale.ROOT, "| %d | last second with a 5xx or an unanswered request |", lastFailure));
+        md.add(String.format(Locale.ROOT, "| %d | recovered: from here (the lift or later) 10 s in a row without 5xx or unanswered requests |",
+                recoveredAt));
         md.add("");
         md.add("## Alerts (Prometheus evaluating infra/prometheus/alerts.yml every second)");
         md.add("");
