@@ -38,7 +38,7 @@ class DatabaseFaultsTest extends FaultTestSupport {
 
     static final String DATABASE = "booking_faults";
     static MariaDbProcess mariadb;
-    static final Path DIR = Path.of("target", "faults-mariadb-" + ProcessHandle.current().pid());
+    static final Path DIR = MariaDbProcess.tempDir();
 
     @DynamicPropertySource
     static void privateDatabase(DynamicPropertyRegistry registry) {

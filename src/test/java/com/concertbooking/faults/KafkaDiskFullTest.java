@@ -50,7 +50,7 @@ class KafkaDiskFullTest extends FaultTestSupport {
         assumeThat(MariaDbProcess.available()).as("mariadbd (bin/infra up installs mariadb-server)").isTrue();
         disk = SmallDisk.mount(DIR.resolve("disk"), 8);
         broker = KafkaBrokerProcess.startNew(DIR, disk.path().resolve("kafka-logs"));
-        mariadb = MariaDbProcess.start(DIR.resolve("mariadb"), LocalProcesses.freePort());
+        mariadb = MariaDbProcess.start(MariaDbProcess.tempDir(), LocalProcesses.freePort());
         mariadb.createDatabase(DATABASE);
         registry.add("booking.kafka.bootstrap-servers", broker::bootstrap);
         registry.add("BOOKING_DB_PORT", () -> mariadb.port());
@@ -76,6 +76,7 @@ class KafkaDiskFullTest extends FaultTestSupport {
             try {
                 broker.kill();
                 mariadb.stop();
+                LocalProcesses.deleteTree(mariadb.dir());
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             } finally {

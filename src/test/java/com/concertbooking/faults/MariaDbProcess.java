@@ -44,6 +44,19 @@ public final class MariaDbProcess implements AutoCloseable {
         return db;
     }
 
+    /**
+     * A fresh directory for a test's server under the system's temporary directory: mariadbd runs as the user
+     * {@code mysql} when started by root, and must be able to reach its data directory (a checkout under /root
+     * would not let it).
+     */
+    public static Path tempDir() {
+        try {
+            return Files.createTempDirectory("booking-faults-mariadb-");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public int port() {
         return port;
     }
