@@ -223,7 +223,10 @@ class FaultBench {
         ids.add(concertId);
         concert.body().path("dates").forEach(d -> ids.add(d.path("concertDateId").asLong()));
         int admitPerTick = Integer.getInteger("faults.admitPerTick", Math.max(2, RATE));
-        int maxActive = Integer.getInteger("faults.maxActive", RATE * 12);
+        // The active cap bounds how many fans can wait on a lock at once: with the usual cap (60 at 5 fans/s) a starved
+        // database never exhausts two instances' 100 connections, which is the queue protecting the database. To show
+        // the exhaustion itself, db-starve raises the cap.
+        int maxActive = Integer.getInteger("faults.maxActive", FAULT.equals("db-starve") ? RATE * 60 : RATE * 12);
         Reply policy = http.send("PUT", "/api/v1/admin/queues/" + concertId + "/policy", Map.of("admitPerTick", admitPerTick, "maxActive", maxActive),
                 Map.of("X-Admin-Key", adminKey));
         assertThat(policy.ok()).as("policy: %s", policy.body()).isTrue();
