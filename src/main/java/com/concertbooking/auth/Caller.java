@@ -1,57 +1,47 @@
 package com.concertbooking.auth;
 
-import java.util.Optional;
+import java.security.Principal;
+import java.util.OptionalLong;
 
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
-import org.springframework.security.core.Authentication;
+import com.concertbooking.support.Ids;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Mono;
 
 /**
- * The signed-in fan of a request: the access token's subject as a user id. Put on the exchange by
- * {@link CallerFilter} on every user route, after Spring Security has validated the token.
+ * The signed-in fan of a request: the access token's subject as a user id. A handler that acts for a fan takes a
+ * {@code Caller} parameter (resolved by {@link CallerResolver}); every user id the request names, in the path, the
+ * query or the body, goes through {@link #requireSelf} on the very value the handler then uses (SPEC 4.9, 4.14).
  */
 public record Caller(long userId) {
 
-    private static final String ATTRIBUTE = Caller.class.getName();
-
-    public static Optional<Caller> of(ServerWebExchange exchange) {
-        return Optional.ofNullable(exchange.getAttribute(ATTRIBUTE));
+    /** 403 FORBIDDEN unless {@code userId} is the caller's own. */
+    public void requireSelf(long userId) {
+        if (userId != this.userId) {
+            throw new ApiException(ErrorCode.FORBIDDEN, "You may only act for your own user id");
+        }
     }
 
-    /** The caller; the route rules make this present on every user route (the belt to those braces). */
-    public static Caller required(ServerWebExchange exchange) {
-        return of(exchange).orElseThrow(() -> new ApiException(ErrorCode.UNAUTHENTICATED, "Sign in: this request needs an access token"));
+    /** The caller of this request; 401 without an access token, 403 for one whose subject is no user id. */
+    public static Mono<Caller> of(ServerWebExchange exchange) {
+        return exchange.getPrincipal()
+                .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.UNAUTHENTICATED, "Sign in: this request needs an access token")))
+                .map(Caller::of);
     }
 
-    void put(ServerWebExchange exchange) {
-        exchange.getAttributes().put(ATTRIBUTE, this);
+    static Caller of(Principal principal) {
+        OptionalLong id = userIdOf(principal);
+        if (id.isEmpty()) {
+            throw new ApiException(ErrorCode.FORBIDDEN, "This access token names no user");
+        }
+        return new Caller(id.getAsLong());
     }
 
-    /** The user id of an authenticated access token whose subject is a positive decimal id, else null. */
-    static Long userIdOf(Authentication authentication) {
-        if (!(authentication instanceof JwtAuthenticationToken jwt) || !jwt.isAuthenticated()) {
-            return null;
-        }
-        return positiveId(jwt.getToken().getSubject());
-    }
-
-    /** A positive decimal id, or null for anything else (the handler then answers 400 for its own inputs). */
-    static Long positiveId(String s) {
-        if (s == null || s.isEmpty() || s.length() > 19) {
-            return null;
-        }
-        for (int i = 0; i < s.length(); i++) {
-            if (s.charAt(i) < '0' || s.charAt(i) > '9') {
-                return null;
-            }
-        }
-        try {
-            long id = Long.parseLong(s);
-            return id > 0 ? id : null;
-        } catch (NumberFormatException e) {
-            return null;
-        }
+    /** The user id of an access token whose subject is a canonical decimal id (SPEC 11), else empty. */
+    static OptionalLong userIdOf(Principal principal) {
+        return principal instanceof JwtAuthenticationToken jwt && jwt.isAuthenticated()
+                ? Ids.parse(jwt.getToken().getSubject()) : OptionalLong.empty();
     }
 }

@@ -10,23 +10,24 @@ import java.util.List;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
+import com.concertbooking.support.Ids;
 import io.netty.channel.ChannelOption;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
+import org.springframework.core.convert.converter.Converter;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.security.authentication.BadCredentialsException;
 import org.springframework.security.authentication.ReactiveAuthenticationManager;
 import org.springframework.security.authentication.ReactiveAuthenticationManagerResolver;
 import org.springframework.security.authentication.UsernamePasswordAuthenticationToken;
-import org.springframework.security.authorization.AuthorizationDecision;
-import org.springframework.security.authorization.AuthorizationResult;
 import org.springframework.security.config.annotation.web.reactive.EnableWebFluxSecurity;
 import org.springframework.security.config.web.server.SecurityWebFiltersOrder;
 import org.springframework.security.config.web.server.ServerHttpSecurity;
-import org.springframework.security.core.Authentication;
 import org.springframework.security.core.AuthenticationException;
 import org.springframework.security.core.GrantedAuthority;
 import org.springframework.security.core.authority.AuthorityUtils;
@@ -42,7 +43,6 @@ import org.springframework.security.oauth2.jwt.JwtTimestampValidator;
 import org.springframework.security.oauth2.jwt.NimbusReactiveJwtDecoder;
 import org.springframework.security.oauth2.jwt.ReactiveJwtDecoder;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationConverter;
-import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.security.oauth2.server.resource.authentication.JwtGrantedAuthoritiesConverter;
 import org.springframework.security.oauth2.server.resource.authentication.JwtIssuerReactiveAuthenticationManagerResolver;
 import org.springframework.security.oauth2.server.resource.authentication.JwtReactiveAuthenticationManager;
@@ -50,24 +50,35 @@ import org.springframework.security.oauth2.server.resource.authentication.Reacti
 import org.springframework.security.web.server.SecurityWebFilterChain;
 import org.springframework.security.web.server.ServerAuthenticationEntryPoint;
 import org.springframework.security.web.server.authentication.AuthenticationWebFilter;
-import org.springframework.security.web.server.authorization.AuthorizationContext;
 import org.springframework.security.web.server.authorization.ServerAccessDeniedHandler;
 import org.springframework.security.web.server.context.NoOpServerSecurityContextRepository;
 import org.springframework.security.web.server.firewall.ServerExchangeRejectedHandler;
+import org.springframework.security.web.server.header.ReferrerPolicyServerHttpHeadersWriter;
+import org.springframework.security.web.server.util.matcher.OrServerWebExchangeMatcher;
+import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher;
+import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatchers;
 import org.springframework.security.web.server.firewall.ServerWebExchangeFirewall;
 import org.springframework.security.web.server.firewall.StrictServerWebExchangeFirewall;
 import org.springframework.security.web.server.savedrequest.NoOpServerRequestCache;
+import org.springframework.web.reactive.DispatcherHandler;
+import org.springframework.web.reactive.HandlerMapping;
 import org.springframework.web.reactive.function.client.WebClient;
+import org.springframework.web.server.MethodNotAllowedException;
 import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
 
 /**
- * The service as an OAuth2 resource server (SPEC 11). Who may call what is decided in one place,
- * {@link AccessRules}; this class wires it into Spring Security: access tokens validated by Spring's Nimbus
- * decoders (signature, issuer, audience, expiry and not-before with 60 s skew), operators by {@code X-Admin-Key}
- * or an access token with the admin scope, the strict firewall in front, and every refusal rendered as
- * problem+json by the application's error handler. Stateless: no session, no CSRF token (no cookies are used).
+ * The service as an OAuth2 resource server (SPEC 11), and who may call which route, in Spring Security's own terms:
+ * the route rules below are the Auth column of SPEC 3, closed by default ({@code anyExchange().denyAll()}). Access
+ * tokens are validated by Spring's Nimbus decoders (signature, issuer, audience, expiry and not-before with 60 s
+ * skew); a token whose subject is a user id makes its bearer a {@link #FAN}; operators are {@link #ADMIN} by
+ * {@code X-Admin-Key} or by an access token with the admin scope. The strict firewall stands in front; refusals are
+ * problem+json through the application's error handler; security headers (CSP and the rest) are Spring Security's.
+ * <p>What a route needs beyond its rule is in its handler's signature: the {@link Caller} (whose user ids the
+ * handler checks with {@link Caller#requireSelf} on the values it acts on) and a {@link QueuePass}.
+ * Stateless: no session, no CSRF token (no cookies are used).
  */
 @Configuration(proxyBeanMethods = false)
 @EnableWebFluxSecurity
@@ -75,15 +86,26 @@ public class SecurityConfig {
 
     private static final Logger log = LoggerFactory.getLogger(SecurityConfig.class);
     public static final String ADMIN_KEY_HEADER = "X-Admin-Key";
-    static final String ADMIN_ROLE = "ROLE_ADMIN";
+    /** A signed-in fan: an access token whose subject is a user id. */
+    static final String FAN = "ROLE_FAN";
+    /** An operator: the admin key, or an access token with the admin scope. */
+    static final String ADMIN = "ROLE_ADMIN";
+    /** Where the admin key is looked at (elsewhere it is no credential at all). */
+    static final String[] OPERATOR_PATHS = {"/api/v1/admin/**", "/actuator/**"};
+    private static final ServerWebExchangeMatcher OPERATOR_AREA = ServerWebExchangeMatchers.pathMatchers(OPERATOR_PATHS);
     private static final Duration JWKS_TIMEOUT = Duration.ofSeconds(3);
+
+    static final String CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            + "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    /** Swagger UI styles its elements inline; its scripts are still files of this origin only. */
+    static final String DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
 
     @Bean
     SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, AuthProperties auth, BookingProperties booking,
-                                                  DevIssuer devIssuer) {
-        ServerAuthenticationEntryPoint entryPoint = SecurityConfig::unauthenticated;
-        ServerAccessDeniedHandler denied = (exchange, e) -> AccessRules.of(exchange).isEmpty() ? noRoute(exchange)
-                : Mono.error(new ApiException(ErrorCode.FORBIDDEN, "You may not call this route with these credentials"));
+                                                  DevIssuer devIssuer, ObjectProvider<DispatcherHandler> dispatcher) {
+        ServerAuthenticationEntryPoint entryPoint = (exchange, e) -> refuse(exchange, dispatcher, unauthenticated(exchange, e));
+        ServerAccessDeniedHandler denied = (exchange, e) -> refuse(exchange, dispatcher, Mono.fromSupplier(() ->
+                new ApiException(ErrorCode.FORBIDDEN, "You may not call this route with these credentials")));
         return http
                 .csrf(ServerHttpSecurity.CsrfSpec::disable)
                 .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
@@ -92,65 +114,98 @@ public class SecurityConfig {
                 .anonymous(ServerHttpSecurity.AnonymousSpec::disable)
                 .requestCache(cache -> cache.requestCache(NoOpServerRequestCache.getInstance()))
                 .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
-                .authorizeExchange(exchanges -> exchanges.anyExchange().access(SecurityConfig::decide))
+                .authorizeExchange(SecurityConfig::routes)
                 .oauth2ResourceServer(rs -> rs
                         .authenticationManagerResolver(accessTokens(auth, devIssuer))
                         .authenticationEntryPoint(entryPoint)
                         .accessDeniedHandler(denied))
                 .addFilterAt(adminKeyFilter(booking.admin().apiKey()), SecurityWebFiltersOrder.AUTHENTICATION)
                 .exceptionHandling(e -> e.authenticationEntryPoint(entryPoint).accessDeniedHandler(denied))
+                .headers(headers -> headers
+                        .writer(SecurityConfig::contentSecurityPolicy)
+                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
                 .build();
     }
 
-    /** The one decision per request: the route's rule (SPEC 3 column Auth), closed when there is none. */
-    static Mono<AuthorizationResult> decide(Mono<Authentication> authentication, AuthorizationContext context) {
-        var match = AccessRules.of(context.getExchange());
-        if (match.isEmpty()) {
-            return Mono.just(DENY);
-        }
-        return switch (match.get().rule().access()) {
-            case PUBLIC -> Mono.just(ALLOW);
-            case USER -> authentication.map(a -> Caller.userIdOf(a) != null ? ALLOW : DENY).defaultIfEmpty(DENY);
-            case ADMIN -> authentication.map(a -> a.isAuthenticated()
-                            && a.getAuthorities().stream().anyMatch(g -> ADMIN_ROLE.equals(g.getAuthority())) ? ALLOW : DENY)
-                    .defaultIfEmpty(DENY);
-        };
+    /**
+     * SPEC 3's Auth column and SPEC 11's public routes. Paths are matched decoded and normalised (after the strict
+     * firewall has refused {@code ;}, encoded {@code /}, {@code %25} and {@code ..}), exactly as the handlers are
+     * mapped, so {@code /api/v1/%61dmin} is the admin route here too. HEAD follows GET ({@link #read}).
+     */
+    static void routes(ServerHttpSecurity.AuthorizeExchangeSpec routes) {
+        routes
+                // Operators first: no fan pattern below (such as /api/v1/{userId}/charge) may open an operator path.
+                .matchers(read("/actuator/health/liveness", "/actuator/health/readiness", "/actuator/prometheus")).permitAll()
+                .pathMatchers(OPERATOR_PATHS).hasAuthority(ADMIN)
+                // Public: the catalog, the development issuer, the SSE stream (its queue token is its handler's business).
+                .matchers(read("/api/v1/concerts", "/api/v1/concerts/{concertId}", "/api/v1/concerts/{concertId}/dates",
+                        "/api/v1/queues/stream", "/.well-known/jwks.json")).permitAll()
+                .pathMatchers(HttpMethod.POST, "/api/v1/auth/login").permitAll()
+                // Fans: whose ids and which queue pass each handler checks itself, on the values it acts on.
+                .matchers(read("/api/v1/concerts/dates/{concertDateId}/seats", "/api/v1/users/{userId}/balance",
+                        "/api/v1/queues/status", "/api/v1/reservations/{userId}")).hasAuthority(FAN)
+                .pathMatchers(HttpMethod.PATCH, "/api/v1/users/{userId}/charge", "/api/v1/{userId}/charge").hasAuthority(FAN)
+                .pathMatchers(HttpMethod.POST, "/api/v1/queues/token", "/api/v1/reservations", "/api/v1/payments/pay").hasAuthority(FAN)
+                .pathMatchers(HttpMethod.DELETE, "/api/v1/queues/token", "/api/v1/reservations/{reservationId}").hasAuthority(FAN)
+                // The OpenAPI document and UI, the web pages' static files (SPEC 11, 12).
+                .matchers(read("/v3/api-docs", "/v3/api-docs/**", "/v3/api-docs.yaml", "/swagger-ui.html", "/swagger-ui/**",
+                        "/webjars/**", "/", "/ops", "/assets/**", "/favicon.ico")).permitAll()
+                .anyExchange().denyAll();
     }
 
-    private static final AuthorizationResult ALLOW = new AuthorizationDecision(true), DENY = new AuthorizationDecision(false);
+    /** GET and HEAD on these paths: WebFlux serves HEAD with the GET handler, so it gets the GET rule. */
+    static ServerWebExchangeMatcher read(String... patterns) {
+        return new OrServerWebExchangeMatcher(ServerWebExchangeMatchers.pathMatchers(HttpMethod.GET, patterns),
+                ServerWebExchangeMatchers.pathMatchers(HttpMethod.HEAD, patterns));
+    }
 
     /**
-     * A request no rule names never reaches a handler. Nothing would serve it anyway (every handler has a rule, a test
-     * makes sure), so it is answered like one: 405 when the path exists for other methods, else 404.
+     * A refused request that nothing would serve anyway is answered as Spring's routing answers it: 404, or 405
+     * with {@code Allow} when the path exists for other methods. The handler mappings themselves are asked (no table
+     * of ours to drift), and only for refused requests. The operator area stays opaque: there every refusal is
+     * 401/403, so a non-operator learns nothing of what exists.
      */
-    private static Mono<Void> noRoute(ServerWebExchange exchange) {
-        var path = exchange.getRequest().getPath().pathWithinApplication().value();
-        var allowed = AccessRules.methodsFor(path);
-        if (allowed.isEmpty()) {
-            return Mono.error(new ApiException(ErrorCode.NOT_FOUND, "No such resource"));
-        }
-        exchange.getResponse().getHeaders().setAllow(allowed);
-        return Mono.error(new ApiException(ErrorCode.METHOD_NOT_ALLOWED,
-                "Method " + exchange.getRequest().getMethod() + " is not allowed here"));
+    private static Mono<Void> refuse(ServerWebExchange exchange, ObjectProvider<DispatcherHandler> dispatcher, Mono<ApiException> refusal) {
+        List<HandlerMapping> mappings = dispatcher.getObject().getHandlerMappings();
+        Mono<Object> handler = Flux.fromIterable(mappings == null ? List.of() : mappings)
+                .concatMap(mapping -> mapping.getHandler(exchange)
+                        .onErrorResume(e -> e instanceof MethodNotAllowedException ? Mono.error(e) : Mono.just(mapping)))
+                .next();
+        return OPERATOR_AREA.matches(exchange)
+                .flatMap(area -> area.isMatch() ? Mono.just(area) : handler)
+                .flatMap(found -> refusal.flatMap(Mono::<Void>error))
+                .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.NOT_FOUND, "No such resource")));
     }
 
     /** 401: the problem's code says which credential is missing or wrong. */
-    private static Mono<Void> unauthenticated(ServerWebExchange exchange, AuthenticationException e) {
-        if (AccessRules.of(exchange).isEmpty()) {
-            return noRoute(exchange);
-        }
-        boolean adminRoute = AccessRules.of(exchange).map(m -> m.rule().access() == AccessRules.Access.ADMIN).orElse(false);
-        boolean bearerPresented = exchange.getRequest().getHeaders().containsHeader(HttpHeaders.AUTHORIZATION);
+    private static Mono<ApiException> unauthenticated(ServerWebExchange exchange, AuthenticationException e) {
+        var headers = exchange.getResponse().getHeaders();
         if (e instanceof OAuth2AuthenticationException) {
-            exchange.getResponse().getHeaders().set(HttpHeaders.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
-            return Mono.error(new ApiException(ErrorCode.UNAUTHENTICATED, "The access token is invalid or expired; sign in again"));
+            return Mono.fromSupplier(() -> {
+                headers.set(HttpHeaders.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+                return new ApiException(ErrorCode.UNAUTHENTICATED, "The access token is invalid or expired; sign in again");
+            });
         }
-        exchange.getResponse().getHeaders().set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
-        if (adminRoute && !bearerPresented) {
-            return Mono.error(new ApiException(ErrorCode.ADMIN_KEY_INVALID,
-                    "Operator routes need the " + ADMIN_KEY_HEADER + " header or an access token with the admin scope"));
+        boolean bearerPresented = exchange.getRequest().getHeaders().containsHeader(HttpHeaders.AUTHORIZATION);
+        boolean keyPresented = exchange.getRequest().getHeaders().containsHeader(ADMIN_KEY_HEADER);
+        return OPERATOR_AREA.matches(exchange).map(match -> {
+            headers.set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
+            if (match.isMatch() && !bearerPresented) {
+                return new ApiException(ErrorCode.ADMIN_KEY_INVALID, keyPresented ? "Wrong " + ADMIN_KEY_HEADER + " header"
+                        : "Operator routes need the " + ADMIN_KEY_HEADER + " header or an access token with the admin scope");
+            }
+            return new ApiException(ErrorCode.UNAUTHENTICATED, "Sign in: this request needs an access token (Authorization: Bearer ...)");
+        });
+    }
+
+    /** One policy for the pages and the API (JSON is never rendered); Swagger UI needs its inline styles. */
+    private static Mono<Void> contentSecurityPolicy(ServerWebExchange exchange) {
+        var headers = exchange.getResponse().getHeaders();
+        if (!headers.containsHeader("Content-Security-Policy")) {
+            boolean docs = exchange.getRequest().getPath().pathWithinApplication().value().startsWith("/swagger-ui");
+            headers.set("Content-Security-Policy", docs ? DOCS_CSP : CSP);
         }
-        return Mono.error(new ApiException(ErrorCode.UNAUTHENTICATED, "Sign in: this request needs an access token (Authorization: Bearer ...)"));
+        return Mono.empty();
     }
 
     /**
@@ -209,21 +264,36 @@ public class SecurityConfig {
         if (decoder instanceof NimbusReactiveJwtDecoder nimbus) {
             nimbus.setJwtValidator(validator);
         }
-        JwtGrantedAuthoritiesConverter scopes = new JwtGrantedAuthoritiesConverter();
         JwtAuthenticationConverter converter = new JwtAuthenticationConverter();
-        converter.setJwtGrantedAuthoritiesConverter(jwt -> {
-            Collection<GrantedAuthority> authorities = new ArrayList<>(scopes.convert(jwt));
-            if (authorities.stream().anyMatch(a -> a.getAuthority().equals("SCOPE_" + adminScope))) {
-                authorities.add(new SimpleGrantedAuthority(ADMIN_ROLE));
-            }
-            return authorities;
-        });
+        converter.setJwtGrantedAuthoritiesConverter(authorities(adminScope));
         JwtReactiveAuthenticationManager manager = new JwtReactiveAuthenticationManager(decoder);
         manager.setJwtAuthenticationConverter(new ReactiveJwtAuthenticationConverterAdapter(converter));
         return manager;
     }
 
-    /** {@code X-Admin-Key} on operator routes, compared in constant time; a wrong key is 401 at once. */
+    /**
+     * An access token's authorities: its scopes; {@link #FAN} when its subject is a user id (read by the same strict
+     * parse as every id, {@link Caller#userIdOf}); {@link #ADMIN} with the admin scope.
+     */
+    static Converter<Jwt, Collection<GrantedAuthority>> authorities(String adminScope) {
+        JwtGrantedAuthoritiesConverter scopes = new JwtGrantedAuthoritiesConverter();
+        return jwt -> {
+            Collection<GrantedAuthority> authorities = new ArrayList<>(scopes.convert(jwt));
+            if (Ids.parse(jwt.getSubject()).isPresent()) {
+                authorities.add(new SimpleGrantedAuthority(FAN));
+            }
+            if (authorities.stream().anyMatch(a -> a.getAuthority().equals("SCOPE_" + adminScope))) {
+                authorities.add(new SimpleGrantedAuthority(ADMIN));
+            }
+            return authorities;
+        };
+    }
+
+    /**
+     * {@code X-Admin-Key} on operator paths, compared in constant time. A right key makes the request an operator's;
+     * a wrong one is no credential, so the route's rule refuses it (401 ADMIN_KEY_INVALID on operator routes, while
+     * the public probes under /actuator stay open).
+     */
     private static AuthenticationWebFilter adminKeyFilter(String apiKey) {
         if (apiKey == null || apiKey.isBlank()) {
             throw new IllegalStateException("booking.admin.api-key must be set (not blank)");
@@ -232,20 +302,14 @@ public class SecurityConfig {
         ReactiveAuthenticationManager manager = presented -> {
             byte[] given = String.valueOf(presented.getCredentials()).getBytes(StandardCharsets.UTF_8);
             return MessageDigest.isEqual(expected, given)
-                    ? Mono.just(UsernamePasswordAuthenticationToken.authenticated("operator", null, AuthorityUtils.createAuthorityList(ADMIN_ROLE)))
+                    ? Mono.just(UsernamePasswordAuthenticationToken.authenticated("operator", null, AuthorityUtils.createAuthorityList(ADMIN)))
                     : Mono.error(new BadCredentialsException("wrong admin key"));
         };
         AuthenticationWebFilter filter = new AuthenticationWebFilter(manager);
-        filter.setRequiresAuthenticationMatcher(exchange -> {
-            boolean applies = exchange.getRequest().getHeaders().containsHeader(ADMIN_KEY_HEADER)
-                    && AccessRules.of(exchange).map(m -> m.rule().access() == AccessRules.Access.ADMIN).orElse(false);
-            return applies ? org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher.MatchResult.match()
-                    : org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher.MatchResult.notMatch();
-        });
+        filter.setRequiresAuthenticationMatcher(OPERATOR_AREA);
         filter.setServerAuthenticationConverter(exchange -> Mono.justOrEmpty(exchange.getRequest().getHeaders().getFirst(ADMIN_KEY_HEADER))
                 .map(key -> UsernamePasswordAuthenticationToken.unauthenticated("operator", key)));
-        filter.setAuthenticationFailureHandler((webFilterExchange, e) -> Mono.error(new ApiException(ErrorCode.ADMIN_KEY_INVALID,
-                "Wrong " + ADMIN_KEY_HEADER + " header")));
+        filter.setAuthenticationFailureHandler((webFilterExchange, e) -> webFilterExchange.getChain().filter(webFilterExchange.getExchange()));
         filter.setSecurityContextRepository(NoOpServerSecurityContextRepository.getInstance());
         return filter;
     }

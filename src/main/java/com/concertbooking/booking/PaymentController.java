@@ -2,9 +2,9 @@ package com.concertbooking.booking;
 
 import com.concertbooking.booking.PaymentService.PayCommand;
 import com.concertbooking.booking.PaymentService.PaymentResponse;
+import com.concertbooking.auth.Caller;
+import com.concertbooking.auth.PaymentPass;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.ErrorCode;
-import com.concertbooking.support.QueuePass;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Positive;
@@ -15,14 +15,13 @@ import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
-import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
 @RestController
 @RequestMapping("/api/v1/payments")
 public class PaymentController {
 
-    public static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+    public static final String IDEMPOTENCY_KEY = PaymentPass.IDEMPOTENCY_KEY;
     /** Marks a response that was replayed from the idempotency store rather than executed again. */
     public static final String REPLAYED = "Idempotent-Replayed";
     private static final int MAX_KEY_LENGTH = 100; // idempotency_key.idem_key
@@ -35,17 +34,18 @@ public class PaymentController {
 
     public record PayRequest(@NotNull @Positive Long reservationId, @NotNull @Positive Long userId) {}
 
+    /** Pays the caller's own hold with an ACTIVE pass of its concert, or replays a stored payment (SPEC 4.4). */
     @PostMapping(path = "/pay", consumes = MediaType.APPLICATION_JSON_VALUE)
-    public Mono<ResponseEntity<PaymentResponse>> pay(@Valid @RequestBody PayRequest request,
+    public Mono<ResponseEntity<PaymentResponse>> pay(Caller caller, PaymentPass pass,
                                                      @RequestHeader(name = IDEMPOTENCY_KEY, required = false) String key,
-                                                     ServerWebExchange exchange) {
+                                                     @Valid @RequestBody Mono<PayRequest> body) {
         String idempotencyKey = validKey(key);
-        QueuePass pass = QueuePass.of(exchange)
-                .orElseThrow(() -> new ApiException(ErrorCode.TOKEN_MISSING, "An ACTIVE queue token is required"));
-        return payments.pay(pass, new PayCommand(request.reservationId(), request.userId(), idempotencyKey))
-                .map(outcome -> outcome.replayed()
-                        ? ResponseEntity.ok().header(REPLAYED, "true").body(outcome.response())
-                        : ResponseEntity.ok(outcome.response()));
+        return body.flatMap(request -> {
+            caller.requireSelf(request.userId());
+            return payments.pay(pass, new PayCommand(request.reservationId(), request.userId(), idempotencyKey));
+        }).map(outcome -> outcome.replayed()
+                ? ResponseEntity.ok().header(REPLAYED, "true").body(outcome.response())
+                : ResponseEntity.ok(outcome.response()));
     }
 
     static String validKey(String key) {

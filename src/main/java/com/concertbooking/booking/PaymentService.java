@@ -1,30 +1,27 @@
 package com.concertbooking.booking;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.temporal.ChronoUnit;
-import java.util.HexFormat;
 
 import com.concertbooking.events.OutboxWriter;
 import com.concertbooking.events.OutboxWriter.EventType;
 import com.concertbooking.queue.QueueService;
 import com.concertbooking.booking.ReservationService.Reservation;
+import com.concertbooking.auth.ActivePass;
+import com.concertbooking.auth.PaymentPass;
+import com.concertbooking.auth.ReplayPass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.DeadlockRetry;
 import com.concertbooking.support.Transactions;
 import com.concertbooking.support.ErrorCode;
-import com.concertbooking.support.QueuePass;
 import com.concertbooking.support.TimeConfig;
 import com.concertbooking.wallet.WalletStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.dao.DuplicateKeyException;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.ReactiveTransactionManager;
@@ -87,26 +84,25 @@ public class PaymentService {
      * only its wait for the answer, never the transaction (and with it the Idempotency-Key's completion).
      * Every step inside is bounded (transaction, pool acquire and Redis timeouts), so nothing runs forever.
      */
-    public Mono<PayOutcome> pay(QueuePass pass, PayCommand command) {
+    public Mono<PayOutcome> pay(PaymentPass pass, PayCommand command) {
         return Mono.defer(() -> Mono.fromFuture(payNow(pass, command).toFuture(), true));
     }
 
-    private Mono<PayOutcome> payNow(QueuePass pass, PayCommand command) {
-        pass.requireUser(command.userId());
+    /** The caller (checked by the controller) pays its own reservation; the pass's user is the caller. */
+    private Mono<PayOutcome> payNow(PaymentPass pass, PayCommand command) {
         String key = command.idempotencyKey();
         String hash = requestHash(command);
-        if (pass.status() != QueuePass.Status.ACTIVE) {
-            if (pass.status() == QueuePass.Status.ENDED && key != null) {
-                // A retry after this payment ended the token: only a stored response for the same request may come back.
-                return idempotencyKeys.storedResponse(command.userId(), key, hash)
-                        .map(body -> count(new PayOutcome(json.readValue(body, PaymentResponse.class), true)))
-                        .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.TOKEN_EXPIRED,
-                                "The queue token has ended and no completed payment with this Idempotency-Key and body is stored")));
+        if (pass instanceof ReplayPass) {
+            // A retry after this payment ended the token: only a stored response for the same request may come back.
+            if (key == null) {
+                return Mono.error(new ApiException(ErrorCode.TOKEN_EXPIRED, "The queue token has ended"));
             }
-            return Mono.error(pass.status() == QueuePass.Status.WAITING
-                    ? new ApiException(ErrorCode.TOKEN_NOT_ACTIVE, "The queue token is still waiting")
-                    : new ApiException(ErrorCode.TOKEN_EXPIRED, "The queue token has ended"));
+            return idempotencyKeys.storedResponse(command.userId(), key, hash)
+                    .map(body -> count(new PayOutcome(json.readValue(body, PaymentResponse.class), true)))
+                    .switchIfEmpty(Mono.error(() -> new ApiException(ErrorCode.TOKEN_EXPIRED,
+                            "The queue token has ended and no completed payment with this Idempotency-Key and body is stored")));
         }
+        ActivePass active = (ActivePass) pass;
         Mono<PayOutcome> outcome = reservations.findWithStart(command.reservationId())
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.RESERVATION_NOT_FOUND, "Reservation %d does not exist",
                         command.reservationId())))
@@ -116,11 +112,11 @@ public class PaymentService {
                     if (r.userId() != command.userId()) {
                         return Mono.error(ApiException.of(ErrorCode.FORBIDDEN, "Reservation %d belongs to another user", r.reservationId()));
                     }
-                    pass.requireConcert(r.concertId());
+                    active.requireConcert(r.concertId());
                     return payOnce(r, startsAt, key, hash);
                 });
         return outcome
-                .flatMap(o -> o.replayed() ? Mono.just(o) : endPass(pass).thenReturn(o))
+                .flatMap(o -> o.replayed() ? Mono.just(o) : endPass(active).thenReturn(o))
                 .map(this::count)
                 .doOnError(ApiException.class, e -> meters.counter("booking.payments", "outcome", e.code().name()).increment());
     }
@@ -208,7 +204,7 @@ public class PaymentService {
                 .flatMap(Mono::error);
     }
 
-    private Mono<Void> endPass(QueuePass pass) {
+    private Mono<Void> endPass(ActivePass pass) {
         // After commit: the payment stands whatever happens here; a token left ACTIVE just times out.
         return Mono.defer(() -> queue.endPass(pass))
                 .timeout(END_PASS_TIMEOUT)

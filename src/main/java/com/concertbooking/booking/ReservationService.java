@@ -10,12 +10,12 @@ import java.util.Map;
 
 import com.concertbooking.events.OutboxWriter;
 import com.concertbooking.events.OutboxWriter.EventType;
+import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.DeadlockRetry;
 import com.concertbooking.support.Transactions;
 import com.concertbooking.support.ErrorCode;
-import com.concertbooking.support.QueuePass;
 import com.concertbooking.support.TimeConfig;
 import com.concertbooking.wallet.WalletStore;
 import com.fasterxml.jackson.annotation.JsonInclude;
@@ -121,12 +121,12 @@ public class ReservationService {
 
     // ---------------------------------------------------------------- hold
 
-    public Mono<Reservation> hold(QueuePass pass, HoldCommand command) {
+    public Mono<Reservation> hold(ActivePass pass, HoldCommand command) {
         return Mono.defer(() -> holdNow(pass, command));
     }
 
-    private Mono<Reservation> holdNow(QueuePass pass, HoldCommand command) {
-        pass.requireUser(command.userId());
+    /** The caller's own hold (the controller checked the user); the pass must be of the seat's concert. */
+    private Mono<Reservation> holdNow(ActivePass pass, HoldCommand command) {
         if (command.concertId() != null) {
             pass.requireConcert(command.concertId());
         }

@@ -3,6 +3,7 @@ package com.concertbooking.catalog;
 import java.time.Instant;
 import java.util.List;
 
+import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
 import jakarta.validation.constraints.Max;
@@ -83,7 +84,7 @@ public class CatalogController {
 
     @GetMapping("/dates/{concertDateId}/seats")
     @ApiResponse(responseCode = "200", content = @Content(mediaType = "application/json", schema = @Schema(implementation = SeatMap.class)))
-    public Mono<ResponseEntity<byte[]>> seats(@PathVariable @Positive long concertDateId,
+    public Mono<ResponseEntity<byte[]>> seats(@PathVariable @Positive long concertDateId, ActivePass pass,
                                               @RequestParam(defaultValue = "available") String status,
                                               @Parameter(hidden = true) // ordinary HTTP content negotiation, not an API parameter
                                               @RequestHeader(name = HttpHeaders.ACCEPT_ENCODING, required = false) String acceptEncoding) {
@@ -95,8 +96,13 @@ public class CatalogController {
         // The date's pre-serialised map, shared by all its fans (SeatMaps): written as-is, never re-serialised;
         // gzipped once per version for clients that accept it (a 50,000-seat map is 4 MB of JSON, about 0.4 MB gzipped).
         boolean gzip = acceptsGzip(acceptEncoding);
-        return seatMaps.seatMapJson(concertDateId, onlyFree, gzip)
+        // The pass's concert is checked on the very date this answers with (SPEC 4.14).
+        return seatMaps.seatMap(concertDateId)
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist", concertDateId)))
+                .map(map -> {
+                    pass.requireConcert(map.concertId());
+                    return map.json(onlyFree, gzip);
+                })
                 .map(body -> ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
                         .header(HttpHeaders.VARY, HttpHeaders.ACCEPT_ENCODING)
                         .headers(h -> {

@@ -197,13 +197,13 @@ public class SeatMaps implements SmartLifecycle {
         }
     }
 
-    /** The seat-map response of a date, as JSON bytes (gzipped when asked); empty when the date does not exist. */
-    Mono<byte[]> seatMapJson(long concertDateId, boolean onlyFree, boolean gzip) {
-        return seatMaps.get(concertDateId).map(s -> s.json(onlyFree, gzip));
+    /** A date's seat map (its concert, and the responses as JSON bytes); empty when the date does not exist. */
+    Mono<SeatMapSnapshot> seatMap(long concertDateId) {
+        return seatMaps.get(concertDateId);
     }
 
     Mono<byte[]> seatMapJson(long concertDateId, boolean onlyFree) {
-        return seatMapJson(concertDateId, onlyFree, false);
+        return seatMap(concertDateId).map(s -> s.json(onlyFree, false));
     }
 
     /** The dates-listing response of a concert, as JSON bytes; empty when the concert does not exist. */

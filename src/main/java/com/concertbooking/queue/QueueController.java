@@ -1,6 +1,9 @@
 package com.concertbooking.queue;
 
+import java.util.Optional;
+
 import com.concertbooking.auth.Caller;
+import com.concertbooking.auth.QueuePass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
 import jakarta.validation.Valid;
@@ -15,13 +18,15 @@ import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** SPEC section 3 rows 7-10. The caller is authenticated and the token guard ({@link QueueTokenFilter}) has verified any queue token before these run. */
+/** SPEC section 3 rows 7-10. Caller and pass parameters are resolved (and refused) before these run: see {@link QueuePasses}. */
 @RestController
 @RequestMapping("/api/v1/queues")
 public class QueueController {
@@ -34,44 +39,50 @@ public class QueueController {
         this.streams = streams;
     }
 
-    /** {@code userId} may be sent and must then be the caller's (checked with every route's ids by auth.CallerFilter). */
+    /** {@code userId} may be sent and must then be the caller's. */
     public record TokenRequest(@Positive Long userId, @NotNull @Positive Long concertId) {}
 
     /** 201 with a new token; 200 reporting the live one (presented, or already held for this user and concert). */
     @PostMapping(path = "/token", consumes = MediaType.APPLICATION_JSON_VALUE)
-    public Mono<ResponseEntity<QueueService.Ticket>> token(@Valid @RequestBody TokenRequest request, ServerWebExchange exchange) {
-        long userId = Caller.required(exchange).userId();
-        var presented = QueueTokenFilter.verified(exchange);
-        if (presented.isPresent()) {
-            presented.get().pass().requireConcert(request.concertId());
-            return Mono.just(ResponseEntity.ok(presented.get().ticket()));
-        }
-        return queue.issue(userId, request.concertId())
-                .map(issued -> ResponseEntity.status(issued.created() ? HttpStatus.CREATED : HttpStatus.OK).body(issued.ticket()));
+    public Mono<ResponseEntity<QueueService.Ticket>> token(Caller caller, Optional<LivePass> presented,
+                                                           @Valid @RequestBody Mono<TokenRequest> body) {
+        return body.flatMap(request -> {
+            if (request.userId() != null) {
+                caller.requireSelf(request.userId());
+            }
+            if (presented.isPresent()) {
+                if (presented.get().concertId() != request.concertId()) {
+                    return Mono.error(new ApiException(ErrorCode.FORBIDDEN, "The queue token is for another concert"));
+                }
+                return Mono.just(ResponseEntity.ok(presented.get().ticket()));
+            }
+            return queue.issue(caller.userId(), request.concertId())
+                    .map(issued -> ResponseEntity.status(issued.created() ? HttpStatus.CREATED : HttpStatus.OK).body(issued.ticket()));
+        });
     }
 
     @GetMapping("/status")
-    public Mono<QueueService.Ticket> status(ServerWebExchange exchange) {
-        return Mono.just(required(exchange).ticket());
+    public Mono<QueueService.Ticket> status(LivePass pass) {
+        return Mono.just(pass.ticket());
     }
 
+    /** The one route that takes its queue token alone, as {@code ?token=} (EventSource cannot set headers): it only reveals a position. */
     @GetMapping(path = "/stream", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
-    public Flux<ServerSentEvent<Object>> stream(ServerWebExchange exchange) {
-        QueueService.Verified verified = required(exchange);
+    public Flux<ServerSentEvent<Object>> stream(@RequestParam(name = "token", required = false) String token,
+                                                @RequestHeader(name = QueuePass.HEADER, required = false) String header,
+                                                ServerWebExchange exchange) {
+        String presented = header != null ? header : token;
+        if (presented == null) {
+            return Flux.error(new ApiException(ErrorCode.TOKEN_MISSING, "The stream needs the queue token as ?token="));
+        }
         var headers = exchange.getResponse().getHeaders();
         headers.setCacheControl(CacheControl.noStore());
         headers.set("X-Accel-Buffering", "no"); // proxies must not buffer the event stream
-        return streams.stream(verified);
+        return queue.verify(presented).map(QueuePasses::live).flatMapMany(pass -> streams.stream(pass.verified()));
     }
 
     @DeleteMapping("/token")
-    public Mono<ResponseEntity<Void>> leave(ServerWebExchange exchange) {
-        return queue.leave(required(exchange).pass()).thenReturn(ResponseEntity.noContent().build());
-    }
-
-    private static QueueService.Verified required(ServerWebExchange exchange) {
-        // The guard answers 401 before a request without a live token gets here; this is the belt to those braces.
-        return QueueTokenFilter.verified(exchange)
-                .orElseThrow(() -> new ApiException(ErrorCode.TOKEN_MISSING, "A queue token is required"));
+    public Mono<ResponseEntity<Void>> leave(LivePass pass) {
+        return queue.leave(pass.verified().pass()).thenReturn(ResponseEntity.noContent().build());
     }
 }

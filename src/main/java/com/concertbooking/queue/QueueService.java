@@ -9,10 +9,10 @@ import java.util.UUID;
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
 import com.concertbooking.catalog.CatalogStore;
+import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
-import com.concertbooking.support.QueuePass;
 import com.concertbooking.wallet.WalletStore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.github.benmanes.caffeine.cache.AsyncCache;
@@ -32,8 +32,8 @@ public class QueueService {
 
     public record Issued(Ticket ticket, boolean created) {}
 
-    /** A genuine token with its entry's state now; {@code pass.status() == ENDED} when the entry is gone. */
-    public record Verified(QueuePass pass, EntryState state, Ticket ticket) {
+    /** A genuine token with its entry's state now; not {@link #live} when the entry is gone (left, used, expired). */
+    public record Verified(TokenCodec.Claims pass, EntryState state, Ticket ticket) {
         public boolean live() {
             return state.kind() != Kind.GONE;
         }
@@ -46,8 +46,6 @@ public class QueueService {
     private final WalletStore wallets;
     private final AsyncCache<Long, Boolean> concerts = existenceCache();
     private final AsyncCache<Long, Boolean> users = existenceCache();
-    private final AsyncCache<Long, Long> dateConcerts = Caffeine.newBuilder()
-            .expireAfterWrite(Duration.ofMinutes(10)).maximumSize(100_000).buildAsync();
 
     public QueueService(QueueStore store, TokenCodec tokens, CatalogStore catalog, WalletStore wallets, BookingProperties properties) {
         this.store = store;
@@ -82,12 +80,6 @@ public class QueueService {
                         catalog.concert(id).hasElement().toFuture()))
                 .flatMap(exists -> exists ? Mono.<Void>empty()
                         : Mono.error(ApiException.of(ErrorCode.CONCERT_NOT_FOUND, "Concert %d does not exist", concertId)));
-    }
-
-    /** The concert a date belongs to (dates never move), empty for an unknown date. */
-    public Mono<Long> concertOfDate(long concertDateId) {
-        return Mono.fromFuture(() -> dateConcerts.get(concertDateId, (id, executor) ->
-                        catalog.date(id).map(CatalogStore.DateRow::concertId).toFuture()));
     }
 
     /** Only existing users join (SPEC 4.9): ids nobody owns cannot fill a concert's ACTIVE slots. */
@@ -136,25 +128,19 @@ public class QueueService {
         return store.states(claims.concertId(), List.of(new QueueStore.Member(claims.userId(), claims.entryId())), true)
                 .map(batch -> {
                     EntryState state = batch.states().get(0);
-                    QueuePass.Status status = switch (state.kind()) {
-                        case WAITING -> QueuePass.Status.WAITING;
-                        case ACTIVE -> QueuePass.Status.ACTIVE;
-                        case GONE -> QueuePass.Status.ENDED;
-                    };
-                    QueuePass pass = new QueuePass(claims.userId(), claims.concertId(), claims.entryId(), status);
                     Long est = estimateSeconds(state, batch.observedRate(), batch.admitPerTick());
-                    return new Verified(pass, state, ticket(token, claims.userId(), claims.concertId(), state, est));
+                    return new Verified(claims, state, ticket(token, claims.userId(), claims.concertId(), state, est));
                 });
     }
 
     /** Leave the queue (or give up an active pass). */
-    public Mono<Void> leave(QueuePass pass) {
+    Mono<Void> leave(TokenCodec.Claims pass) {
         return store.leave(pass.concertId(), pass.userId(), pass.entryId()).then();
     }
 
     /** Ends a pass after payment: the ACTIVE slot is freed and the token is dead from now on. */
-    public Mono<Void> endPass(QueuePass pass) {
-        return leave(pass);
+    public Mono<Void> endPass(ActivePass pass) {
+        return store.leave(pass.concertId(), pass.userId(), pass.entryId()).then();
     }
 
     /**

@@ -83,7 +83,12 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
             response.getHeaders().set(HttpHeaders.RETRY_AFTER, "1");
         }
         if (ex instanceof MethodNotAllowedException mna && !mna.getSupportedMethods().isEmpty()) {
-            response.getHeaders().setAllow(mna.getSupportedMethods());
+            // WebFlux serves HEAD wherever it serves GET, but names only GET.
+            var allowed = new java.util.LinkedHashSet<>(mna.getSupportedMethods());
+            if (allowed.contains(org.springframework.http.HttpMethod.GET)) {
+                allowed.add(org.springframework.http.HttpMethod.HEAD);
+            }
+            response.getHeaders().setAllow(allowed);
         }
         response.setStatusCode(problem.code().status());
         response.getHeaders().setContentType(PROBLEM_JSON);

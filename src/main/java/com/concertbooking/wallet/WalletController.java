@@ -1,5 +1,6 @@
 package com.concertbooking.wallet;
 
+import com.concertbooking.auth.Caller;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
 import jakarta.validation.Valid;
@@ -36,15 +37,20 @@ public class WalletController {
     public record ChargeRequest(@NotNull @Min(1) @Max(MAX_CHARGE) Long amount) {}
 
     @GetMapping("/users/{userId}/balance")
-    public Mono<Balance> balance(@PathVariable @Positive long userId) {
+    public Mono<Balance> balance(@PathVariable @Positive long userId, Caller caller) {
+        caller.requireSelf(userId);
         return store.balance(userId)
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.USER_NOT_FOUND, "User %d does not exist", userId)))
                 .map(b -> new Balance(userId, b));
     }
 
     @PatchMapping(path = {"/users/{userId}/charge", "/{userId}/charge"}, consumes = MediaType.APPLICATION_JSON_VALUE)
-    public Mono<Balance> charge(@PathVariable @Positive long userId, @Valid @RequestBody ChargeRequest request) {
-        long amount = request.amount();
+    public Mono<Balance> charge(@PathVariable @Positive long userId, Caller caller, @Valid @RequestBody Mono<ChargeRequest> body) {
+        caller.requireSelf(userId); // before the body is read: another fan's wallet is refused whatever the body says
+        return body.flatMap(request -> charge(userId, request.amount()));
+    }
+
+    private Mono<Balance> charge(long userId, long amount) {
         // Update and read back in one short transaction: the row lock makes the returned balance our own.
         return store.credit(userId, amount)
                 .flatMap(changed -> changed == 1 ? store.balance(userId) : store.balance(userId)

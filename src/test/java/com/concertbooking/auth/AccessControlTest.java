@@ -12,12 +12,20 @@ import org.springframework.context.ApplicationContext;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
-import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.web.reactive.handler.AbstractUrlHandlerMapping;
 import org.springframework.web.reactive.result.method.RequestMappingInfo;
 import org.springframework.web.reactive.result.method.RequestMappingInfoHandlerMapping;
+import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
+import org.springframework.mock.web.server.MockServerWebExchange;
+import org.springframework.security.authentication.UsernamePasswordAuthenticationToken;
+import org.springframework.security.core.Authentication;
+import org.springframework.security.core.authority.AuthorityUtils;
+import org.springframework.security.core.context.ReactiveSecurityContextHolder;
+import org.springframework.security.oauth2.jwt.Jwt;
+import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
+import org.springframework.security.web.server.SecurityWebFilterChain;
+import org.springframework.security.web.server.WebFilterChainProxy;
 import reactor.core.publisher.Mono;
-import reactor.netty.http.client.HttpClient;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,9 +35,14 @@ class AccessControlTest extends IntegrationTest {
     @Autowired
     ApplicationContext context;
 
+    @Autowired
+    SecurityWebFilterChain securityChain;
+
     /**
      * Walks every handler mapping of the running application (controllers, actuator, springdoc, static resources) and
-     * fails on a route the table in {@link AccessRules} does not name: a new route is closed until someone writes its rule.
+     * runs each route through the real security chain as an anonymous caller, a fan and an operator, stopping where the
+     * handler would start: a route no rule opens to anyone is one without a rule (only {@code denyAll} caught it), and
+     * fails here. A new route is closed until someone writes its rule in {@link SecurityConfig#routes}.
      */
     @Test
     void everyRouteOfTheApplicationHasARule() {
@@ -44,24 +57,55 @@ class AccessControlTest extends IntegrationTest {
                         mapping.getRouterFunction().accept(new RoutesOfRouterFunctions(routes));
                     }
                 });
-        assertThat(routes).as("handler mappings found").hasSizeGreaterThan(20).contains("GET /", "GET /ops");
-        List<String> unruled = routes.stream().filter(route -> {
-            String[] parts = route.split(" ", 2);
-            return AccessRules.match(HttpMethod.valueOf(parts[0]), parts[1]).isEmpty();
-        }).toList();
-        assertThat(unruled).as("routes without a rule in AccessRules").isEmpty();
+        assertThat(routes).as("handler mappings found").hasSizeGreaterThan(20).contains("GET /", "GET /ops", "HEAD /");
 
-        // The rules themselves: operator routes are admin-only, and no user route is public.
+        Map<String, List<String>> admitted = new java.util.TreeMap<>();
         for (String route : routes) {
-            String[] parts = route.split(" ", 2);
-            var rule = AccessRules.match(HttpMethod.valueOf(parts[0]), parts[1]).orElseThrow().rule();
-            if (parts[1].startsWith("/api/v1/admin")) {
-                assertThat(rule.access()).as(route).isEqualTo(AccessRules.Access.ADMIN);
-            }
-            if (parts[1].startsWith("/api/v1/users") || parts[1].startsWith("/api/v1/reservations") || parts[1].startsWith("/api/v1/payments")) {
-                assertThat(rule.access()).as(route).isEqualTo(AccessRules.Access.USER);
-            }
+            List<String> roles = new ArrayList<>();
+            ROLES.forEach((role, authentication) -> {
+                if (reachesHandler(route, authentication)) {
+                    roles.add(role);
+                }
+            });
+            admitted.put(route, roles);
         }
+        assertThat(admitted).as("routes no rule opens to anyone").allSatisfy((route, roles) -> assertThat(roles).as(route).isNotEmpty());
+        // The rules themselves: operator routes are operators' only, and a fan's routes are no one else's.
+        admitted.forEach((route, roles) -> {
+            String path = route.split(" ", 2)[1];
+            if (path.startsWith("/api/v1/admin") || (path.startsWith("/actuator") && !path.matches("/actuator/(health/(liveness|readiness)|prometheus)"))) {
+                assertThat(roles).as(route).containsExactly("operator");
+            }
+            if (path.matches("/api/v1/(users|reservations|payments)(/.*)?") || path.matches("/api/v1/1/charge")) {
+                assertThat(roles).as(route).containsExactly("fan");
+            }
+        });
+    }
+
+    private static final Map<String, Authentication> ROLES = new java.util.LinkedHashMap<>();
+
+    static {
+        Jwt fan = Jwt.withTokenValue("t").header("alg", "RS256").subject("1").build();
+        ROLES.put("anonymous", null);
+        ROLES.put("fan", new JwtAuthenticationToken(fan, SecurityConfig.authorities("booking.admin").convert(fan)));
+        ROLES.put("operator", UsernamePasswordAuthenticationToken.authenticated("operator", null,
+                AuthorityUtils.createAuthorityList(SecurityConfig.ADMIN)));
+    }
+
+    /** Whether the security chain lets this caller through to the route's handler (which is not run). */
+    private boolean reachesHandler(String route, Authentication authentication) {
+        String[] parts = route.split(" ", 2);
+        var exchange = MockServerWebExchange.from(MockServerHttpRequest.method(HttpMethod.valueOf(parts[0]), parts[1]));
+        java.util.concurrent.atomic.AtomicBoolean reached = new java.util.concurrent.atomic.AtomicBoolean();
+        Mono<Void> run = new WebFilterChainProxy(securityChain).filter(exchange, ex -> {
+            reached.set(true);
+            return Mono.empty();
+        });
+        if (authentication != null) {
+            run = run.contextWrite(ReactiveSecurityContextHolder.withAuthentication(authentication));
+        }
+        run.onErrorResume(e -> Mono.empty()).block(java.time.Duration.ofSeconds(5));
+        return reached.get() && exchange.getResponse().getStatusCode() == null;
     }
 
     /** Functional routes (the web pages): each path predicate with its methods. */
@@ -133,6 +177,53 @@ class AccessControlTest extends IntegrationTest {
         return pattern.replaceAll("\\{\\*[^}]*}", "x").replaceAll("\\{[^}]*}", "1").replace("/**", "/x").replace("*", "x");
     }
 
+    /** SPEC 12's pages are plain static documents: their CSP and the other security headers are Spring Security's, like every answer's. */
+    @Test
+    void securityHeadersComeWithEveryAnswer() {
+        for (String page : new String[] {"/", "/ops"}) {
+            web.get().uri(page).exchange().expectStatus().isOk()
+                    .expectHeader().contentTypeCompatibleWith(MediaType.TEXT_HTML)
+                    .expectHeader().valueEquals("Content-Security-Policy", SecurityConfig.CSP)
+                    .expectHeader().valueEquals("X-Content-Type-Options", "nosniff")
+                    .expectHeader().valueEquals("Referrer-Policy", "no-referrer")
+                    .expectHeader().valueEquals("X-Frame-Options", "DENY")
+                    .expectHeader().valueEquals(HttpHeaders.CACHE_CONTROL, "no-cache");
+            web.head().uri(page).exchange().expectStatus().isOk().expectHeader().valueEquals("Content-Security-Policy", SecurityConfig.CSP);
+        }
+        assertThat(SecurityConfig.CSP).contains("script-src 'self';").contains("frame-ancestors 'none'").doesNotContain("unsafe");
+        web.get().uri("/assets/fan.js").exchange().expectStatus().isOk().expectHeader().valueEquals("X-Content-Type-Options", "nosniff");
+        web.get().uri("/api/v1/concerts").exchange().expectStatus().isOk()
+                .expectHeader().valueEquals("Content-Security-Policy", SecurityConfig.CSP)
+                .expectHeader().valueEquals("X-Content-Type-Options", "nosniff");
+        web.get().uri("/api/v1/no-such-route").exchange().expectStatus().isNotFound()
+                .expectHeader().valueEquals("X-Content-Type-Options", "nosniff");
+        // Swagger UI styles its elements inline; its scripts are still this origin's files only.
+        web.get().uri("/swagger-ui.html").exchange().expectStatus().is3xxRedirection()
+                .expectHeader().valueEquals("Content-Security-Policy", SecurityConfig.DOCS_CSP);
+        assertThat(SecurityConfig.DOCS_CSP).contains("script-src 'self';");
+    }
+
+    /** The OpenAPI document's security is read from the handlers' signatures and the operator paths: it says what is enforced. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void theOpenApiDocumentSaysWhatIsEnforced() {
+        Map<String, Object> doc = web.mutate().codecs(c -> c.defaultCodecs().maxInMemorySize(4 * 1024 * 1024)).build()
+                .get().uri("/v3/api-docs").exchange().expectStatus().isOk().expectBody(Map.class).returnResult().getResponseBody();
+        Map<String, Map<String, Map<String, Object>>> paths = (Map<String, Map<String, Map<String, Object>>>) doc.get("paths");
+        java.util.function.BiFunction<String, String, String> security = (method, path) ->
+                String.valueOf(paths.get(path).get(method).get("security"));
+        assertThat(security.apply("get", "/api/v1/concerts")).isEqualTo("[]");
+        assertThat(security.apply("get", "/api/v1/queues/stream")).isEqualTo("[]");
+        assertThat(security.apply("get", "/api/v1/users/{userId}/balance")).isEqualTo("[{accessToken=[]}]");
+        assertThat(security.apply("get", "/api/v1/concerts/dates/{concertDateId}/seats")).isEqualTo("[{accessToken=[], queueToken=[]}]");
+        assertThat(security.apply("post", "/api/v1/payments/pay")).isEqualTo("[{accessToken=[], queueToken=[]}]");
+        assertThat(security.apply("post", "/api/v1/queues/token")).isEqualTo("[{accessToken=[], queueToken=[]}]");
+        assertThat(security.apply("post", "/api/v1/admin/users")).isEqualTo("[{adminKey=[]}, {accessToken=[]}]");
+        // The caller and the passes are resolved from credentials: no request parameter or body names them.
+        assertThat(String.valueOf(paths)).doesNotContain("caller").doesNotContain("ActivePass").doesNotContain("PaymentPass")
+                .doesNotContain("LivePass").doesNotContain("\"presented\"");
+    }
+
     @Test
     void routesWithoutARuleAreClosed() {
         // Nothing without a rule reaches a handler: an unknown path is a 404, an unnamed method a 405.
@@ -176,18 +267,6 @@ class AccessControlTest extends IntegrationTest {
         raw("GET", "/api/v1/admin/notifications;x=1?userId=1", null, Map.of()).expectStatus().isBadRequest();
         // An odd method is refused before any handler.
         raw("TRACE", "/api/v1/concerts", null, Map.of()).expectStatus().isBadRequest();
-    }
-
-    /** Sends exactly this path (WebTestClient would encode it): a raw Reactor Netty request through the real server. */
-    private WebTestClient.ResponseSpec raw(String method, String path, String body, Map<String, String> headers) {
-        WebTestClient client = WebTestClient.bindToServer(new org.springframework.http.client.reactive.ReactorClientHttpConnector(HttpClient.create()))
-                .baseUrl("http://127.0.0.1:" + port).build();
-        var spec = client.method(HttpMethod.valueOf(method)).uri(java.net.URI.create("http://127.0.0.1:" + port + path));
-        headers.forEach(spec::header);
-        if (body != null) {
-            return spec.contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange();
-        }
-        return spec.exchange();
     }
 
     private long countUsers() {

@@ -11,7 +11,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 import com.concertbooking.queue.QueueTestSupport;
-import com.concertbooking.queue.QueueTokenFilter;
+import com.concertbooking.auth.QueuePass;
 import com.concertbooking.support.ErrorCode;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -171,8 +171,8 @@ class BadInputFuzzTest extends QueueTestSupport {
         Map<String, String> headers = new LinkedHashMap<>();
         boolean stream = path.endsWith("/queues/stream"); // a live token would open an endless stream: junk only there
         switch (random.nextInt(6)) {
-            case 0 -> headers.put(QueueTokenFilter.HEADER, stream ? "x" + active : active);
-            case 1 -> headers.put(QueueTokenFilter.HEADER, printable(junk(random)));
+            case 0 -> headers.put(QueuePass.HEADER, stream ? "x" + active : active);
+            case 1 -> headers.put(QueuePass.HEADER, printable(junk(random)));
             case 2 -> headers.put("Idempotency-Key", printable(junk(random)) + "k");
             default -> { }
         }

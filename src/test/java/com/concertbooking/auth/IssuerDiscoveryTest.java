@@ -72,7 +72,7 @@ class IssuerDiscoveryTest {
     void keysFoundByDiscoveryVerifyTheProvidersTokens() {
         String token = ExternalIssuerTest.providerToken(TestTokens.claims("42").issuer(issuer).build(), key);
         StepVerifier.create(authenticate(token))
-                .assertNext(a -> org.assertj.core.api.Assertions.assertThat(Caller.userIdOf(a)).isEqualTo(42L))
+                .assertNext(a -> org.assertj.core.api.Assertions.assertThat(Caller.userIdOf(a)).hasValue(42L))
                 .verifyComplete();
     }
 

@@ -9,7 +9,7 @@ import com.concertbooking.booking.ReservationService.HoldCommand;
 import com.concertbooking.booking.ReservationService.Reservation;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.queue.QueueTestSupport;
-import com.concertbooking.support.QueuePass;
+import com.concertbooking.auth.ActivePass;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.r2dbc.core.DatabaseClient;
 import reactor.core.publisher.Mono;
@@ -68,9 +68,9 @@ public abstract class BookingTestBase extends QueueTestSupport {
         return m.find() ? (m.group(2) != null ? m.group(2) : m.group(1)) : null;
     }
 
-    /** The pass the token guard would put on the exchange for an ACTIVE token. */
-    protected static QueuePass pass(long userId, long concertId) {
-        return new QueuePass(userId, concertId, "test-" + userId, QueuePass.Status.ACTIVE);
+    /** The pass a handler gets for an ACTIVE queue token. */
+    protected static ActivePass pass(long userId, long concertId) {
+        return new ActivePass(userId, concertId, "test-" + userId);
     }
 
     protected Reservation hold(long userId, CreatedConcert concert, int seatNumber) {

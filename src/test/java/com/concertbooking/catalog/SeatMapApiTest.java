@@ -1,5 +1,6 @@
 package com.concertbooking.catalog;
 
+import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.IntegrationTest;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -19,9 +20,9 @@ class SeatMapApiTest extends IntegrationTest {
     @Autowired
     tools.jackson.databind.ObjectMapper json;
 
-    /** The route's pre-serialised body, decoded (the token guard is tested elsewhere). */
-    private CatalogController.SeatMap seats(long date, String status) {
-        var response = catalog.seats(date, status, null).block();
+    /** The route's pre-serialised body, decoded (queue passes are tested elsewhere). */
+    private CatalogController.SeatMap seats(CreatedConcert concert, String status) {
+        var response = catalog.seats(concert.firstDateId(), pass(concert.concertId()), status, null).block();
         assertThat(response.getHeaders().getContentType()).hasToString("application/json");
         return json.readValue(response.getBody(), CatalogController.SeatMap.class);
     }
@@ -34,7 +35,7 @@ class SeatMapApiTest extends IntegrationTest {
         db.sql("UPDATE seat SET status = 'HELD', held_until = '2000-01-01 00:00:00' WHERE concert_date_id = :d AND seat_number = 5")
                 .bind("d", date).fetch().rowsUpdated().block();
 
-        CatalogController.SeatMap available = seats(date, "available");
+        CatalogController.SeatMap available = seats(concert, "available");
         assertThat(available.concertDateId()).isEqualTo(date);
         assertThat(available.seats()).extracting(CatalogController.SeatView::seatNumber)
                 .hasSize(14).isSorted().doesNotContain(4).contains(5);
@@ -43,7 +44,7 @@ class SeatMapApiTest extends IntegrationTest {
         assertThat(available.seats().get(0).price()).isEqualTo(150_000);
         assertThat(available.seats().get(14 - 1).grade()).isEqualTo("R");
 
-        CatalogController.SeatMap all = seats(date, "all");
+        CatalogController.SeatMap all = seats(concert, "all");
         assertThat(all.seats()).hasSize(15);
         assertThat(all.seats().get(3).status()).isEqualTo("SOLD");
         assertThat(all.seats().get(4).status()).isEqualTo("AVAILABLE");
@@ -51,8 +52,12 @@ class SeatMapApiTest extends IntegrationTest {
 
     @Test
     void unknownDateAndBadStatus() {
-        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, "all", null).block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
-        assertThat(catchCode(() -> catalog.seats(1, "sold", null).block())).isEqualTo("VALIDATION_FAILED");
+        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, pass(1), "all", null).block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
+        assertThat(catchCode(() -> catalog.seats(1, pass(1), "sold", null).block())).isEqualTo("VALIDATION_FAILED");
+        // An ACTIVE pass is good for the dates of its own concert only.
+        CreatedConcert concert = createConcert(3);
+        assertThat(catchCode(() -> catalog.seats(concert.firstDateId(), pass(concert.concertId() + 1), "all", null).block()))
+                .isEqualTo("FORBIDDEN");
     }
 
     @Test
@@ -65,6 +70,10 @@ class SeatMapApiTest extends IntegrationTest {
         assertThat(CatalogController.acceptsGzip("*")).isTrue();
         assertThat(CatalogController.acceptsGzip("gzip;q=0")).isFalse();
         assertThat(CatalogController.acceptsGzip("gzip; q=0.000, br")).isFalse();
+    }
+
+    private static ActivePass pass(long concertId) {
+        return new ActivePass(1, concertId, "entry");
     }
 
     private static String catchCode(Runnable call) {

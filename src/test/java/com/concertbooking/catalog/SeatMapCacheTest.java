@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.function.BooleanSupplier;
 
 import com.concertbooking.queue.QueueTestSupport;
-import com.concertbooking.queue.QueueTokenFilter;
+import com.concertbooking.auth.QueuePass;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.http.HttpHeaders;
@@ -123,7 +123,7 @@ class SeatMapCacheTest extends QueueTestSupport {
         long coldBefore = seatMaps.seatMapColdLoads();
         List<String> bodies = Flux.range(0, 200)
                 .flatMap(i -> client.get().uri("/api/v1/concerts/dates/{d}/seats?status={s}", date, i % 2 == 0 ? "all" : "available")
-                        .header(HttpHeaders.AUTHORIZATION, bearer).header(QueueTokenFilter.HEADER, token)
+                        .header(HttpHeaders.AUTHORIZATION, bearer).header(QueuePass.HEADER, token)
                         .retrieve().bodyToMono(String.class).retryWhen(LIKE_A_CLIENT), 200)
                 .collectList().block(Duration.ofSeconds(60));
         assertThat(bodies).hasSize(200).allMatch(b -> b.startsWith("{\"concertDateId\":" + date + ","));
@@ -206,7 +206,7 @@ class SeatMapCacheTest extends QueueTestSupport {
         // A bare client (no decompression of its own) that accepts gzip: the headers and bytes as sent.
         record Raw(io.netty.handler.codec.http.HttpHeaders headers, byte[] body) {}
         Raw raw = reactor.netty.http.client.HttpClient.create()
-                .headers(h -> h.set(HttpHeaders.AUTHORIZATION, bearerFor(user)).set(QueueTokenFilter.HEADER, token)
+                .headers(h -> h.set(HttpHeaders.AUTHORIZATION, bearerFor(user)).set(QueuePass.HEADER, token)
                         .set(HttpHeaders.ACCEPT_ENCODING, "gzip, deflate"))
                 .get().uri("http://127.0.0.1:" + port + "/api/v1/concerts/dates/" + date + "/seats?status=all")
                 .responseSingle((response, body) -> body.asByteArray().map(b -> new Raw(response.responseHeaders(), b)))

@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Map;
 
 import com.concertbooking.queue.QueueTestSupport;
-import com.concertbooking.queue.QueueTokenFilter;
+import com.concertbooking.auth.QueuePass;
 import org.junit.jupiter.api.Test;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
@@ -41,7 +41,7 @@ class StaleSeatMapTest extends QueueTestSupport {
         // Every racer reads the map first: one cached version, seat 5 free in it.
         List<String> maps = Flux.fromIterable(racers)
                 .flatMap(u -> client.get().uri("/api/v1/concerts/dates/{d}/seats", date)
-                        .header(HttpHeaders.AUTHORIZATION, bearers.get(u)).header(QueueTokenFilter.HEADER, tokens.get(u))
+                        .header(HttpHeaders.AUTHORIZATION, bearers.get(u)).header(QueuePass.HEADER, tokens.get(u))
                         .retrieve().bodyToMono(String.class), FANS)
                 .collectList().block(Duration.ofSeconds(60));
         assertThat(maps).hasSize(FANS).allMatch(m -> m.contains("\"seatNumber\":5,"));
@@ -68,7 +68,7 @@ class StaleSeatMapTest extends QueueTestSupport {
     private static Mono<Outcome> hold(org.springframework.web.reactive.function.client.WebClient client, long user,
                                       Map<Long, String> bearers, Map<Long, String> tokens, long date, int seat) {
         return client.post().uri("/api/v1/reservations").contentType(MediaType.APPLICATION_JSON)
-                .header(HttpHeaders.AUTHORIZATION, bearers.get(user)).header(QueueTokenFilter.HEADER, tokens.get(user))
+                .header(HttpHeaders.AUTHORIZATION, bearers.get(user)).header(QueuePass.HEADER, tokens.get(user))
                 .bodyValue("{\"userId\":" + user + ",\"concertDateId\":" + date + ",\"seatNumber\":" + seat + "}")
                 .exchangeToMono(r -> r.bodyToMono(String.class).defaultIfEmpty("").map(b -> new Outcome(user, r.statusCode().value(), b)));
     }

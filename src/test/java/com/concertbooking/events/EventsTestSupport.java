@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 import com.concertbooking.auth.SecurityConfig;
-import com.concertbooking.queue.QueueTokenFilter;
+import com.concertbooking.auth.QueuePass;
 import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.IntegrationTest;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -109,7 +109,7 @@ abstract class EventsTestSupport extends IntegrationTest {
 
     /** Holds a seat with an ACTIVE token; returns the reservation id. */
     protected long hold(String token, long userId, long dateId, int seatNumber) {
-        Map<?, ?> body = asUser(userId).post().uri("/api/v1/reservations").header(QueueTokenFilter.HEADER, token)
+        Map<?, ?> body = asUser(userId).post().uri("/api/v1/reservations").header(QueuePass.HEADER, token)
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("userId", userId, "concertDateId", dateId, "seatNumber", seatNumber))
                 .exchange().expectStatus().isCreated()
@@ -119,7 +119,7 @@ abstract class EventsTestSupport extends IntegrationTest {
 
     /** Pays a held reservation; the response must be 200 COMPLETED. */
     protected Map<?, ?> pay(String token, long userId, long reservationId) {
-        return asUser(userId).post().uri("/api/v1/payments/pay").header(QueueTokenFilter.HEADER, token)
+        return asUser(userId).post().uri("/api/v1/payments/pay").header(QueuePass.HEADER, token)
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("userId", userId, "reservationId", reservationId))
                 .exchange().expectStatus().isOk()

@@ -1,5 +1,6 @@
 package com.concertbooking.queue;
 
+import com.concertbooking.auth.QueuePass;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -64,7 +65,7 @@ class QueueApiTest extends QueueTestSupport {
                 .expectBody().jsonPath("$.code").isEqualTo("UNAUTHENTICATED");
 
         // A stolen queue token is worthless with the attacker's own access token: status, leave, report.
-        var attackerWithStolen = asUser(attacker).mutate().defaultHeader(QueueTokenFilter.HEADER, victimToken).build();
+        var attackerWithStolen = asUser(attacker).mutate().defaultHeader(QueuePass.HEADER, victimToken).build();
         attackerWithStolen.get().uri("/api/v1/queues/status").exchange()
                 .expectStatus().isForbidden().expectBody().jsonPath("$.code").isEqualTo("FORBIDDEN");
         attackerWithStolen.delete().uri("/api/v1/queues/token").exchange()

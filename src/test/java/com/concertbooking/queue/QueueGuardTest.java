@@ -1,5 +1,6 @@
 package com.concertbooking.queue;
 
+import com.concertbooking.auth.QueuePass;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.List;
@@ -23,7 +24,7 @@ class QueueGuardTest extends QueueTestSupport {
     private WebTestClient.ResponseSpec seats(long dateId, long userId, String queueToken) {
         var spec = asUser(userId).get().uri("/api/v1/concerts/dates/{id}/seats", dateId);
         if (queueToken != null) {
-            spec = spec.header(QueueTokenFilter.HEADER, queueToken);
+            spec = spec.header(QueuePass.HEADER, queueToken);
         }
         return spec.exchange();
     }
@@ -71,9 +72,9 @@ class QueueGuardTest extends QueueTestSupport {
         seats(dateId, user, waiting).expectStatus().isOk()
                 .expectBody().jsonPath("$.concertDateId").isEqualTo(dateId).jsonPath("$.seats.length()").isEqualTo(12);
         // HEAD is GET: the same rules, no body.
-        asUser(user).head().uri("/api/v1/concerts/dates/{id}/seats", dateId).header(QueueTokenFilter.HEADER, waiting).exchange()
+        asUser(user).head().uri("/api/v1/concerts/dates/{id}/seats", dateId).header(QueuePass.HEADER, waiting).exchange()
                 .expectStatus().isOk();
-        web.head().uri("/api/v1/concerts/dates/{id}/seats", dateId).header(QueueTokenFilter.HEADER, waiting).exchange()
+        web.head().uri("/api/v1/concerts/dates/{id}/seats", dateId).header(QueuePass.HEADER, waiting).exchange()
                 .expectStatus().isUnauthorized();
 
         // Another user's access token with this (stolen) queue token: 403, the seat map stays closed.
@@ -83,7 +84,7 @@ class QueueGuardTest extends QueueTestSupport {
         expect(seats(otherDate, user, waiting), 403, "FORBIDDEN");
         // An unknown date is the handler's 404, a bad id its 400.
         expect(seats(Long.MAX_VALUE, user, waiting), 404, "CONCERT_DATE_NOT_FOUND");
-        expect(asUser(user).get().uri("/api/v1/concerts/dates/abc/seats").header(QueueTokenFilter.HEADER, waiting).exchange(),
+        expect(asUser(user).get().uri("/api/v1/concerts/dates/abc/seats").header(QueuePass.HEADER, waiting).exchange(),
                 400, "VALIDATION_FAILED");
 
         // Ended (left): dead everywhere, 401 TOKEN_EXPIRED.
@@ -169,10 +170,10 @@ class QueueGuardTest extends QueueTestSupport {
                 .header("Idempotency-Key", "k-1").contentType(MediaType.APPLICATION_JSON).bodyValue("{}").exchange(),
                 401, "TOKEN_EXPIRED");
         // A forged token gets nothing, Idempotency-Key or not; the genuine ended one is nothing to another user.
-        expect(asUser(user).post().uri("/api/v1/payments/pay").header(QueueTokenFilter.HEADER, "x" + token)
+        expect(asUser(user).post().uri("/api/v1/payments/pay").header(QueuePass.HEADER, "x" + token)
                 .header("Idempotency-Key", "k-1").contentType(MediaType.APPLICATION_JSON).bodyValue("{}").exchange(),
                 401, "TOKEN_INVALID");
-        expect(asUser(freshUserId()).post().uri("/api/v1/payments/pay").header(QueueTokenFilter.HEADER, token)
+        expect(asUser(freshUserId()).post().uri("/api/v1/payments/pay").header(QueuePass.HEADER, token)
                 .header("Idempotency-Key", "k-1").contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("reservationId", 1)).exchange(), 403, "FORBIDDEN");
     }
@@ -183,8 +184,7 @@ class QueueGuardTest extends QueueTestSupport {
         long concertId = newConcert();
         String token = activeToken(user, concertId);
         assertThat(num(queueView(concertId).get("active"))).isEqualTo(1);
-        var pass = new com.concertbooking.support.QueuePass(user, concertId, entryOf(token),
-                com.concertbooking.support.QueuePass.Status.ACTIVE);
+        var pass = new com.concertbooking.auth.ActivePass(user, concertId, entryOf(token));
         reactor.test.StepVerifier.create(queue.endPass(pass)).verifyComplete();
         assertThat(num(queueView(concertId).get("active"))).isZero();
         expect(status(token), 401, "TOKEN_EXPIRED");
@@ -205,7 +205,7 @@ class QueueGuardTest extends QueueTestSupport {
         withQueueToken(token).delete().uri("/api/v1/queues/token").exchange().expectStatus().isNoContent();
         withQueueToken(token).get().uri("/api/v1/users/{id}/balance", owner).exchange()
                 .expectStatus().isOk().expectBody().jsonPath("$.balance").isEqualTo(500);
-        asUser(owner).get().uri("/api/v1/users/{id}/balance", owner).header(QueueTokenFilter.HEADER, "nonsense").exchange()
+        asUser(owner).get().uri("/api/v1/users/{id}/balance", owner).header(QueuePass.HEADER, "nonsense").exchange()
                 .expectStatus().isOk();
     }
 

@@ -1,5 +1,6 @@
 package com.concertbooking.queue;
 
+import com.concertbooking.auth.QueuePass;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -82,7 +83,7 @@ class QueueStreamTest extends QueueTestSupport {
         String second = token(freshUserId(), concert);
         List<ServerSentEvent<Map<String, Object>>> events = new CopyOnWriteArrayList<>();
         Disposable d = racingClient().get().uri("/api/v1/queues/stream")
-                .header(QueueTokenFilter.HEADER, second) // the header works as well as ?token=
+                .header(QueuePass.HEADER, second) // the header works as well as ?token=
                 .retrieve().bodyToFlux(EVENT).subscribe(events::add);
         try {
             // Nothing changes, yet a position event must come at least every 5 s, and heartbeat comments flow.

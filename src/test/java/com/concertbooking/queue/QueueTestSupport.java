@@ -1,5 +1,6 @@
 package com.concertbooking.queue;
 
+import com.concertbooking.auth.QueuePass;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -110,13 +111,13 @@ public abstract class QueueTestSupport extends IntegrationTest {
         String bearer = bearerFor(userOf(queueToken));
         return h -> {
             h.set(HttpHeaders.AUTHORIZATION, bearer);
-            h.set(QueueTokenFilter.HEADER, queueToken);
+            h.set(QueuePass.HEADER, queueToken);
         };
     }
 
     /** A client of the queue token's own user presenting that token. */
     protected WebTestClient withQueueToken(String token) {
-        return asUser(userOf(token)).mutate().defaultHeader(QueueTokenFilter.HEADER, token).build();
+        return asUser(userOf(token)).mutate().defaultHeader(QueuePass.HEADER, token).build();
     }
 
     protected WebTestClient.ResponseSpec status(String token) {

@@ -110,6 +110,22 @@ public abstract class IntegrationTest {
                 .build();
     }
 
+    /**
+     * Sends exactly this path and query, as given (WebTestClient would encode them): a raw Reactor Netty request through
+     * the real server, for encoded, odd and non-canonical spellings.
+     */
+    protected WebTestClient.ResponseSpec raw(String method, String pathAndQuery, String body, Map<String, String> headers) {
+        WebTestClient client = WebTestClient.bindToServer(new ReactorClientHttpConnector(HttpClient.create()))
+                .baseUrl("http://127.0.0.1:" + port).build();
+        var spec = client.method(org.springframework.http.HttpMethod.valueOf(method))
+                .uri(java.net.URI.create("http://127.0.0.1:" + port + pathAndQuery));
+        headers.forEach(spec::header);
+        if (body != null) {
+            return spec.contentType(MediaType.APPLICATION_JSON).bodyValue(body).exchange();
+        }
+        return spec.exchange();
+    }
+
     /** The Prometheus scrape page; it outgrows the API's 64 KB codec limit as meters accumulate. */
     protected String prometheusScrape() {
         return web.mutate().codecs(c -> c.defaultCodecs().maxInMemorySize(8 * 1024 * 1024)).build()
