@@ -13,6 +13,7 @@ import io.r2dbc.spi.R2dbcNonTransientResourceException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.TypeMismatchException;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.core.annotation.Order;
 import org.springframework.core.codec.DecodingException;
 import org.springframework.core.io.buffer.DataBuffer;
@@ -54,8 +55,10 @@ public class ProblemExceptionHandler implements WebExceptionHandler {
     private final ObjectMapper json;
     private final Map<String, Counter> unavailable = new java.util.HashMap<>();
 
-    public ProblemExceptionHandler(ObjectMapper json, MeterRegistry meters) {
+    /** The meter registry is optional: web slice tests ({@code @WebFluxTest}) have none. */
+    public ProblemExceptionHandler(ObjectMapper json, ObjectProvider<MeterRegistry> registry) {
         this.json = json;
+        MeterRegistry meters = registry.getIfAvailable(io.micrometer.core.instrument.simple.SimpleMeterRegistry::new);
         // Registered up front (at 0), so the alert rules' series exist before the first failure.
         for (String dependency : java.util.List.of("database", "redis", "other")) {
             unavailable.put(dependency, Counter.builder("booking.dependency.unavailable").tag("dependency", dependency)
