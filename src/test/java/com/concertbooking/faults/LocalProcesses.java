@@ -92,12 +92,7 @@ public final class LocalProcesses {
     }
 
     public static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        com.concertbooking.fleet.Http.pause(millis);
     }
 
     /** Runs a command to its end (bounded); returns its output (stdout and stderr). */
