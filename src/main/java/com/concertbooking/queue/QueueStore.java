@@ -49,6 +49,14 @@ public class QueueStore {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStore.class);
     static final Duration TIMEOUT = Duration.ofSeconds(2);
+
+    /**
+     * A call that outlived {@link #TIMEOUT} fails as a Redis command timeout (not Reactor's bare TimeoutException): the
+     * answer is the same 503, and the failure is counted as Redis's in booking.dependency.unavailable (the alerts).
+     */
+    private static <T> Mono<T> timedOut() {
+        return Mono.error(() -> new io.lettuce.core.RedisCommandTimeoutException("Redis did not answer within " + TIMEOUT.toMillis() + " ms"));
+    }
     /** Expired actives and idle waiters removed per admission step at most. */
     private static final int SWEEP_LIMIT = 1000;
     /** Front entries one admission step examines at most (idle ones are dropped, not admitted). */
@@ -281,7 +289,7 @@ public class QueueStore {
         List<String> keys = List.of(key(concertId, "wait"), key(concertId, "active"), key(concertId, "seen"),
                 key(concertId, "entry"), channel(concertId), key(concertId, "cohort"));
         return redis.execute(LEAVE, keys, List.of(Long.toString(userId), entryId))
-                .next().timeout(TIMEOUT).map(n -> n == 1L);
+                .next().timeout(TIMEOUT, timedOut()).map(n -> n == 1L);
     }
 
     /**
@@ -344,7 +352,7 @@ public class QueueStore {
                 .switchIfEmpty(redis.opsForZSet().range(key(concertId, "wait"), first).next());
         return user.flatMap(u -> redis.<String, String>opsForHash().get(key(concertId, "entry"), u))
                 .map(v -> v.indexOf('|') < 0 ? v : v.substring(0, v.indexOf('|')))
-                .timeout(TIMEOUT);
+                .timeout(TIMEOUT, timedOut());
     }
 
     /** Support's look-up of one user's entry (read only); empty when the user has none. */
@@ -361,7 +369,7 @@ public class QueueStore {
 
     /** Redis TIME of the node that owns this concert's queue: the clock its scripts decide by. */
     public Mono<Instant> clock(long concertId) {
-        return redis.execute(CLOCK, List.of(key(concertId, "sale")), List.of()).next().timeout(TIMEOUT).map(Instant::ofEpochMilli);
+        return redis.execute(CLOCK, List.of(key(concertId, "sale")), List.of()).next().timeout(TIMEOUT, timedOut()).map(Instant::ofEpochMilli);
     }
 
     /**
@@ -372,7 +380,7 @@ public class QueueStore {
         List<String> args = sale == null ? List.of("0", "", "", "")
                 : List.of(Long.toString(sale.version()), Long.toString(sale.prequeueOpensAt().toEpochMilli()),
                         Long.toString(sale.opensAt().toEpochMilli()), sale.cohortSize() == null ? "" : sale.cohortSize().toString());
-        return redis.execute(SALE, List.of(key(concertId, "sale"), channel(concertId)), args).next().timeout(TIMEOUT);
+        return redis.execute(SALE, List.of(key(concertId, "sale"), channel(concertId)), args).next().timeout(TIMEOUT, timedOut());
     }
 
     /** Brings the cached schedules of these concerts up to the database (as {@link #syncPolicies} does for policies). */
@@ -473,7 +481,7 @@ public class QueueStore {
             args.add("msg");
             args.add(p.message());
         }
-        return redis.execute(POLICY, List.of(key(p.concertId(), "policy"), channel(p.concertId())), args).next().timeout(TIMEOUT);
+        return redis.execute(POLICY, List.of(key(p.concertId(), "policy"), channel(p.concertId())), args).next().timeout(TIMEOUT, timedOut());
     }
 
     /**
@@ -487,7 +495,7 @@ public class QueueStore {
     }
 
     Mono<Void> closeStream(long concertId, Stream stream) {
-        return redis.opsForZSet().remove(streamsKey(concertId, stream.entryId()), stream.streamId()).timeout(TIMEOUT).then();
+        return redis.opsForZSet().remove(streamsKey(concertId, stream.entryId()), stream.streamId()).timeout(TIMEOUT, timedOut()).then();
     }
 
     /** Renews the leases of open streams of one concert (one call, all keys in the concert's slot). */
@@ -499,7 +507,7 @@ public class QueueStore {
             keys.add(streamsKey(concertId, s.entryId()));
             args.add(s.streamId());
         }
-        return redis.execute(STREAM_RENEW, keys, args).next().timeout(TIMEOUT).then();
+        return redis.execute(STREAM_RENEW, keys, args).next().timeout(TIMEOUT, timedOut()).then();
     }
 
     /** Concerts with queue traffic on this instance: the ones its scheduler visits. */
@@ -534,7 +542,7 @@ public class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private Mono<List> run(RedisScript<List> script, List<String> keys, List<String> args) {
-        return redis.execute(script, keys, args).next().timeout(TIMEOUT);
+        return redis.execute(script, keys, args).next().timeout(TIMEOUT, timedOut());
     }
 
     private static String str(Object o) {
