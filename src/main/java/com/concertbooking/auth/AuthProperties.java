@@ -25,7 +25,10 @@ public record AuthProperties(String issuerUri, String jwkSetUri, String audience
      */
     public record DevIssuer(boolean enabled, String issuer, String privateKey, Duration tokenLifetime) {}
 
-    /** Login throttling: failures per username and attempts per client address, each in a fixed window. */
+    /**
+     * Login throttling, each in a fixed window: attempts per account since its last successful sign-in (however the
+     * name is written), and all attempts per client address.
+     */
     public record Login(int maxFailuresPerUsername, int maxAttemptsPerAddress, Duration window) {}
 
     boolean externalIssuer() {

@@ -2,7 +2,6 @@ package com.concertbooking.booking;
 
 import java.time.Duration;
 
-import com.concertbooking.support.BookingProperties;
 import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,12 +25,12 @@ public class HoldSweeper {
     private static final int MAX_BATCHES_PER_TICK = 20;
 
     private final ReservationService reservations;
-    private final BookingProperties.Reservation settings;
+    private final ReservationProperties settings;
     private Disposable running;
 
-    public HoldSweeper(ReservationService reservations, BookingProperties properties) {
+    public HoldSweeper(ReservationService reservations, ReservationProperties properties) {
         this.reservations = reservations;
-        this.settings = properties.reservation();
+        this.settings = properties;
     }
 
     @EventListener(ApplicationReadyEvent.class)

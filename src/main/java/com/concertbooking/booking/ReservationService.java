@@ -12,7 +12,6 @@ import com.concertbooking.events.OutboxWriter;
 import com.concertbooking.events.OutboxWriter.EventType;
 import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.DeadlockRetry;
 import com.concertbooking.support.Transactions;
 import com.concertbooking.support.ErrorCode;
@@ -78,19 +77,19 @@ public class ReservationService {
     private final TransactionalOperator tx;
     private final OutboxWriter outbox;
     private final WalletStore wallets;
-    private final BookingProperties.Reservation settings;
+    private final ReservationProperties settings;
     private final Clock clock;
     private final MeterRegistry meters;
 
     public ReservationService(DatabaseClient db, SeatInventory seats, IdempotencyKeys idempotencyKeys, ReactiveTransactionManager transactions,
-                              OutboxWriter outbox, WalletStore wallets, BookingProperties properties, Clock clock, MeterRegistry meters) {
+                              OutboxWriter outbox, WalletStore wallets, ReservationProperties properties, Clock clock, MeterRegistry meters) {
         this.db = db;
         this.seats = seats;
         this.idempotencyKeys = idempotencyKeys;
         this.tx = Transactions.readCommitted(transactions);
         this.outbox = outbox;
         this.wallets = wallets;
-        this.settings = properties.reservation();
+        this.settings = properties;
         this.clock = clock;
         this.meters = meters;
     }

@@ -5,7 +5,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-import com.concertbooking.support.BookingProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -34,11 +33,11 @@ public class AdmissionScheduler implements SmartLifecycle {
     private volatile long lastFailureLog;
     private volatile long lastPolicySync;
 
-    public AdmissionScheduler(QueueStore store, QueueMetrics metrics, BookingProperties properties) {
+    public AdmissionScheduler(QueueStore store, QueueMetrics metrics, QueueProperties properties) {
         this.store = store;
         this.metrics = metrics;
         // Half the tick: a late timer never makes a whole slot go by unclaimed.
-        this.period = Duration.ofMillis(Math.max(50, properties.queue().tick().toMillis() / 2));
+        this.period = Duration.ofMillis(Math.max(50, properties.tick().toMillis() / 2));
     }
 
     /** One pass over all concerts with a queue; results of the concerts this call admitted in or looked at. */

@@ -11,7 +11,6 @@ import com.concertbooking.queue.QueueStore.Kind;
 import com.concertbooking.catalog.CatalogStore;
 import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.wallet.WalletStore;
 import com.fasterxml.jackson.annotation.JsonInclude;
@@ -47,12 +46,12 @@ public class QueueService {
     private final AsyncCache<Long, Boolean> concerts = existenceCache();
     private final AsyncCache<Long, Boolean> users = existenceCache();
 
-    public QueueService(QueueStore store, TokenCodec tokens, CatalogStore catalog, WalletStore wallets, BookingProperties properties) {
+    public QueueService(QueueStore store, TokenCodec tokens, CatalogStore catalog, WalletStore wallets, QueueProperties properties) {
         this.store = store;
         this.wallets = wallets;
         this.tokens = tokens;
         this.catalog = catalog;
-        this.tick = properties.queue().tick();
+        this.tick = properties.tick();
     }
 
     /** Known concerts and users are cached for minutes (they are never deleted); unknown ones only briefly. */

@@ -10,7 +10,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
-import com.concertbooking.support.BookingProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.io.ClassPathResource;
@@ -62,16 +61,16 @@ public class QueueStore {
 
     private final ReactiveStringRedisTemplate redis;
     private final QueuePolicies policies;
-    private final BookingProperties.Queue defaults;
+    private final QueueProperties defaults;
     /** Concerts with queue traffic on this instance -> last touch (nanoTime), or GONE once forgotten. */
     private final Map<Long, AtomicLong> live = new ConcurrentHashMap<>();
     private final Map<Long, Mono<Void>> restoring = new ConcurrentHashMap<>();
     private volatile long lastRestoreFailureLog;
 
-    public QueueStore(ReactiveStringRedisTemplate redis, QueuePolicies policies, BookingProperties properties) {
+    public QueueStore(ReactiveStringRedisTemplate redis, QueuePolicies policies, QueueProperties properties) {
         this.redis = redis;
         this.policies = policies;
-        this.defaults = properties.queue();
+        this.defaults = properties;
     }
 
     @SuppressWarnings("rawtypes")

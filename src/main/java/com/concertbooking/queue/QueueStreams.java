@@ -19,7 +19,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
@@ -138,13 +137,13 @@ public class QueueStreams implements SmartLifecycle {
     private volatile long lastFailureLog;
 
     public QueueStreams(QueueStore store, QueueService service, QueueMetrics metrics, LettuceConnectionFactory connections,
-                        BookingProperties properties) {
+                        QueueProperties properties) {
         this.store = store;
         this.service = service;
         this.metrics = metrics;
         this.connections = connections;
-        this.defaultWaitTimeoutMs = properties.queue().waitingTimeout().toMillis();
-        this.maxStreamsPerToken = properties.queue().maxStreamsPerToken();
+        this.defaultWaitTimeoutMs = properties.waitingTimeout().toMillis();
+        this.maxStreamsPerToken = properties.maxStreamsPerToken();
         metrics.streams(open::get);
     }
 

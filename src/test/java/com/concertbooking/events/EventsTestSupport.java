@@ -7,7 +7,6 @@ import java.util.Map;
 
 import com.concertbooking.auth.SecurityConfig;
 import com.concertbooking.auth.QueuePass;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.IntegrationTest;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.http.HttpHeaders;
@@ -29,12 +28,12 @@ abstract class EventsTestSupport extends IntegrationTest {
     @Autowired
     protected EventsProperties events;
     @Autowired
-    protected BookingProperties booking;
+    protected BrokerProperties broker;
     @Autowired
     protected ObjectMapper json;
 
     protected String bootstrap() {
-        return booking.kafka().bootstrapServers();
+        return broker.bootstrapServers();
     }
 
     protected String paymentTopic() {

@@ -9,7 +9,6 @@ import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
-import com.concertbooking.support.BookingProperties;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -28,7 +27,7 @@ class QueueAdmissionTest extends QueueTestSupport {
     LettuceConnectionFactory appConnections;
 
     @Autowired
-    BookingProperties properties;
+    QueueProperties properties;
 
     @Autowired
     QueuePolicies policies;
