@@ -19,10 +19,10 @@ import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
 
-/** Operator API (access: auth.AccessRules, admin key or admin-scoped token). */
+/** Operator API (access: auth.SecurityConfig, admin key or admin-scoped token). */
 @RestController
 @RequestMapping(path = "/api/v1/admin", consumes = MediaType.APPLICATION_JSON_VALUE)
-public class AdminController {
+class AdminController {
 
     private final ConcertAdmin concerts;
     private final WalletStore wallets;

@@ -23,7 +23,7 @@ import reactor.core.publisher.Mono;
 
 /** Creates a concert with its dates, venues and numbered seats in one transaction. */
 @Service
-public class ConcertAdmin {
+class ConcertAdmin {
 
     public record SeatBlock(@NotBlank @Pattern(regexp = "[A-Za-z0-9_-]{1,20}", message = "must be 1-20 letters, digits, '_' or '-'") String grade,
                             @NotNull @Min(0) @Max(10_000_000) Long price,

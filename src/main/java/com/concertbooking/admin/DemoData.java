@@ -21,7 +21,7 @@ import reactor.core.publisher.Mono;
  * {@code booking.demo-data.enabled=true} (bin/run sets it), once: skipped when present.
  */
 @Component
-public class DemoData implements ApplicationRunner {
+class DemoData implements ApplicationRunner {
 
     private static final Logger log = LoggerFactory.getLogger(DemoData.class);
     static final String MARKER = "[demo] ";

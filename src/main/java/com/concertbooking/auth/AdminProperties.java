@@ -14,7 +14,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param maxFailuresPerAddress wrong keys per client address in a {@code failureWindow}; more are 429
  */
 @ConfigurationProperties("booking.admin")
-public record AdminProperties(String apiKey, boolean requireStrongKey, int maxFailuresPerAddress, Duration failureWindow) {
+record AdminProperties(String apiKey, boolean requireStrongKey, int maxFailuresPerAddress, Duration failureWindow) {
 
     static final int MIN_STRONG_KEY_BYTES = 32;
 

@@ -24,7 +24,7 @@ import reactor.core.publisher.Mono;
  * token for operators and load tests. All three answer 404 when the development issuer is disabled (prod).
  */
 @RestController
-public class AuthController {
+class AuthController {
 
     private final DevIssuer issuer;
     private final Passwords passwords;

@@ -15,7 +15,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param adminScope  the access-token scope that makes its bearer an operator (the {@code X-Admin-Key} is the other way)
  */
 @ConfigurationProperties("booking.auth")
-public record AuthProperties(String issuerUri, String jwkSetUri, String audience, Duration clockSkew, String adminScope,
+record AuthProperties(String issuerUri, String jwkSetUri, String audience, Duration clockSkew, String adminScope,
                              DevIssuer devIssuer, Login login) {
 
     /**

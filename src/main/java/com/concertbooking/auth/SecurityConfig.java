@@ -83,7 +83,7 @@ import reactor.netty.http.client.HttpClient;
  */
 @Configuration(proxyBeanMethods = false)
 @EnableWebFluxSecurity
-public class SecurityConfig {
+class SecurityConfig {
 
     private static final Logger log = LoggerFactory.getLogger(SecurityConfig.class);
     public static final String ADMIN_KEY_HEADER = "X-Admin-Key";

@@ -19,7 +19,7 @@ import reactor.core.publisher.Mono;
  * {@code booking.reservation.sweeper-enabled=false}.
  */
 @Component
-public class HoldSweeper {
+class HoldSweeper {
 
     private static final Logger log = LoggerFactory.getLogger(HoldSweeper.class);
     private static final int MAX_BATCHES_PER_TICK = 20;

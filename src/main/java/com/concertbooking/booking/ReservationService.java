@@ -37,7 +37,7 @@ import reactor.core.publisher.Mono;
  * user (a hold, which has no reservation yet, takes user then seat; see {@link #holdTx}).
  */
 @Service
-public class ReservationService {
+class ReservationService {
 
     /** A reservation as the API shows it; paidAt only once paid, refunded only in a cancel response. */
     @JsonInclude(JsonInclude.Include.NON_NULL)

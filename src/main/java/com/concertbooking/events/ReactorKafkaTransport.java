@@ -50,7 +50,7 @@ import reactor.kafka.sender.SenderRecord;
  * scheduler of our own, never onto a Netty or Reactor parallel thread.
  */
 @Component
-public class ReactorKafkaTransport implements EventTransport, DisposableBean {
+class ReactorKafkaTransport implements EventTransport, DisposableBean {
 
     private final EventsProperties properties;
     private final Map<String, Object> common;

@@ -21,7 +21,7 @@ import reactor.core.scheduler.Schedulers;
  * Every {@link #POLICY_SYNC} it also brings the Redis copies of those concerts' policies up to the database.
  */
 @Component
-public class AdmissionScheduler implements SmartLifecycle {
+class AdmissionScheduler implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(AdmissionScheduler.class);
     static final Duration POLICY_SYNC = Duration.ofSeconds(5);

@@ -41,7 +41,7 @@ import reactor.core.publisher.Mono;
  * ({@link #concerts()}); a concert leaves that set when a tick finds its queue empty.
  */
 @Component
-public class QueueStore {
+class QueueStore {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStore.class);
     static final Duration TIMEOUT = Duration.ofSeconds(2);

@@ -56,7 +56,7 @@ import reactor.util.retry.Retry;
  * renewed every {@link #RENEW_EVERY_MS} and released when the stream ends; a crashed instance's leases run out.
  */
 @Component
-public class QueueStreams implements SmartLifecycle {
+class QueueStreams implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStreams.class);
     static final Duration LOOP = Duration.ofMillis(100);

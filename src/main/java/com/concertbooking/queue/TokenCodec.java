@@ -25,7 +25,7 @@ import org.springframework.stereotype.Component;
  * a token lives exactly as long as its entry in Redis, which the guard checks on every use.
  */
 @Component
-public class TokenCodec {
+class TokenCodec {
 
     private static final Logger log = LoggerFactory.getLogger(TokenCodec.class);
     private static final JWSHeader HEADER = new JWSHeader.Builder(JWSAlgorithm.HS256).type(JOSEObjectType.JWT).build();

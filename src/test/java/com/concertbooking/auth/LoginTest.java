@@ -27,6 +27,9 @@ class LoginTest extends IntegrationTest {
     @Autowired
     Passwords passwords;
 
+    @Autowired
+    DevIssuer devIssuer;
+
     private record Account(long userId, String username, String password) {}
 
     private Account account(long balance) {
@@ -221,7 +224,7 @@ class LoginTest extends IntegrationTest {
                 .doesNotContainKeys("d", "p", "q", "dp", "dq", "qi");
         @SuppressWarnings("unchecked")
         var set = com.nimbusds.jose.jwk.JWKSet.parse((Map<String, Object>) jwks);
-        var token = com.nimbusds.jwt.SignedJWT.parse(accessToken(createUser(0)));
+        var token = com.nimbusds.jwt.SignedJWT.parse(devIssuer.mintNow(createUser(0), null).accessToken());
         assertThat(token.getHeader().getKeyID()).isEqualTo(key.get("kid"));
         assertThat(token.verify(new com.nimbusds.jose.crypto.RSASSAVerifier(((com.nimbusds.jose.jwk.RSAKey) set.getKeys().get(0)).toRSAPublicKey())))
                 .isTrue();
