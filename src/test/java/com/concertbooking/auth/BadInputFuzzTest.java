@@ -121,11 +121,10 @@ class BadInputFuzzTest extends QueueTestSupport {
         var concert = createConcert(12);
         var other = createConcert(12);
         String fanPass = activeToken(fan, concert.concertId());
-        long own = reserve(fanPass, fan, concert.firstDateId(), 1);
+        long own = holdWith(fanPass, concert.firstDateId(), 1);
         String victimPass = activeToken(victim, concert.concertId());
-        long victims = reserve(victimPass, victim, concert.firstDateId(), 2);
-        withQueueToken(victimPass).post().uri("/api/v1/payments/pay").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", victim, "reservationId", victims)).exchange().expectStatus().isOk();
+        long victims = holdWith(victimPass, concert.firstDateId(), 2);
+        payWith(victimPass, victims);
         Map<String, Long> ours = Map.of("userId", fan, "concertId", concert.concertId(), "concertDateId", concert.firstDateId(),
                 "reservationId", own);
         Map<String, Long> foreign = Map.of("userId", victim, "reservationId", victims, "concertDateId", other.firstDateId());
@@ -245,13 +244,6 @@ class BadInputFuzzTest extends QueueTestSupport {
             var code = java.util.regex.Pattern.compile("\"code\":\"([A-Z_]+)\"").matcher(text);
             return response.statusCode().value() + (code.find() ? " " + code.group(1) : "") + " " + abbreviate(text);
         })).block(java.time.Duration.ofSeconds(30));
-    }
-
-    private long reserve(String pass, long user, long date, int seat) {
-        Map<?, ?> body = withQueueToken(pass).post().uri("/api/v1/reservations").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", user, "concertDateId", date, "seatNumber", seat)).exchange()
-                .expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody();
-        return ((Number) body.get("reservationId")).longValue();
     }
 
     /** The operations of the served OpenAPI document, with their query parameters and body fields. */
