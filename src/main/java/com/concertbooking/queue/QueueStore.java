@@ -45,6 +45,14 @@ class QueueStore {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStore.class);
     static final Duration TIMEOUT = Duration.ofSeconds(2);
+
+    /**
+     * A call that outlived {@link #TIMEOUT} fails as a Redis command timeout (not Reactor's bare TimeoutException): the
+     * answer is the same 503, and the failure is counted as Redis's in booking.dependency.unavailable (the alerts).
+     */
+    private static <T> Mono<T> timedOut() {
+        return Mono.error(() -> new io.lettuce.core.RedisCommandTimeoutException("Redis did not answer within " + TIMEOUT.toMillis() + " ms"));
+    }
     /** Expired actives and idle waiters removed per admission step at most. */
     private static final int SWEEP_LIMIT = 1000;
     /** Front entries one admission step examines at most (idle ones are dropped, not admitted). */
@@ -195,7 +203,7 @@ class QueueStore {
         List<String> keys = List.of(key(concertId, "wait"), key(concertId, "active"), key(concertId, "seen"),
                 key(concertId, "entry"), channel(concertId));
         return redis.execute(LEAVE, keys, List.of(Long.toString(userId), entryId))
-                .next().timeout(TIMEOUT).map(n -> n == 1L);
+                .next().timeout(TIMEOUT, timedOut()).map(n -> n == 1L);
     }
 
     /** One scheduler tick for a concert: at most one caller per slot admits, across all instances. */
@@ -245,7 +253,7 @@ class QueueStore {
     public Mono<String> frontEntry(long concertId) {
         return redis.opsForZSet().range(key(concertId, "wait"), org.springframework.data.domain.Range.closed(0L, 0L)).next()
                 .flatMap(user -> redis.<String, String>opsForHash().get(key(concertId, "entry"), user))
-                .timeout(TIMEOUT);
+                .timeout(TIMEOUT, timedOut());
     }
 
     /**
@@ -316,7 +324,7 @@ class QueueStore {
             args.add("waitTimeoutMs");
             args.add(p.waitTimeoutMs().toString());
         }
-        return redis.execute(POLICY, List.of(key(p.concertId(), "policy"), channel(p.concertId())), args).next().timeout(TIMEOUT);
+        return redis.execute(POLICY, List.of(key(p.concertId(), "policy"), channel(p.concertId())), args).next().timeout(TIMEOUT, timedOut());
     }
 
     /**
@@ -330,7 +338,7 @@ class QueueStore {
     }
 
     Mono<Void> closeStream(long concertId, Stream stream) {
-        return redis.opsForZSet().remove(streamsKey(concertId, stream.entryId()), stream.streamId()).timeout(TIMEOUT).then();
+        return redis.opsForZSet().remove(streamsKey(concertId, stream.entryId()), stream.streamId()).timeout(TIMEOUT, timedOut()).then();
     }
 
     /** Renews the leases of open streams of one concert (one call, all keys in the concert's slot). */
@@ -342,7 +350,7 @@ class QueueStore {
             keys.add(streamsKey(concertId, s.entryId()));
             args.add(s.streamId());
         }
-        return redis.execute(STREAM_RENEW, keys, args).next().timeout(TIMEOUT).then();
+        return redis.execute(STREAM_RENEW, keys, args).next().timeout(TIMEOUT, timedOut()).then();
     }
 
     /** Concerts with queue traffic on this instance: the ones its scheduler visits. */
@@ -377,7 +385,7 @@ class QueueStore {
 
     @SuppressWarnings("rawtypes")
     private Mono<List> run(RedisScript<List> script, List<String> keys, List<String> args) {
-        return redis.execute(script, keys, args).next().timeout(TIMEOUT);
+        return redis.execute(script, keys, args).next().timeout(TIMEOUT, timedOut());
     }
 
     private static String str(Object o) {

@@ -6,11 +6,14 @@ import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.r2dbc.spi.R2dbcTransientResourceException;
 import io.r2dbc.spi.R2dbcNonTransientResourceException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.TypeMismatchException;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.core.annotation.Order;
 import org.springframework.core.codec.DecodingException;
 import org.springframework.core.io.buffer.DataBuffer;
@@ -50,9 +53,17 @@ class ProblemExceptionHandler implements WebExceptionHandler {
     public static final MediaType PROBLEM_JSON = MediaType.APPLICATION_PROBLEM_JSON;
 
     private final ObjectMapper json;
+    private final Map<String, Counter> unavailable = new java.util.HashMap<>();
 
-    public ProblemExceptionHandler(ObjectMapper json) {
+    /** The meter registry is optional: web slice tests ({@code @WebFluxTest}) have none. */
+    public ProblemExceptionHandler(ObjectMapper json, ObjectProvider<MeterRegistry> registry) {
         this.json = json;
+        MeterRegistry meters = registry.getIfAvailable(io.micrometer.core.instrument.simple.SimpleMeterRegistry::new);
+        // Registered up front (at 0), so the alert rules' series exist before the first failure.
+        for (String dependency : java.util.List.of("database", "redis", "other")) {
+            unavailable.put(dependency, Counter.builder("booking.dependency.unavailable").tag("dependency", dependency)
+                    .description("Requests answered 503 DEPENDENCY_UNAVAILABLE, by the dependency that failed").register(meters));
+        }
     }
 
     @Override
@@ -66,6 +77,7 @@ class ProblemExceptionHandler implements WebExceptionHandler {
             log.error("Unhandled error on {} {}", exchange.getRequest().getMethod(), exchange.getRequest().getPath(), ex);
         } else if (problem.code() == ErrorCode.DEPENDENCY_UNAVAILABLE) {
             log.warn("Dependency unavailable on {}: {}", exchange.getRequest().getPath(), ex.toString());
+            unavailable.get(dependencyOf(ex)).increment();
             response.getHeaders().set(HttpHeaders.RETRY_AFTER, "2");
         }
         if (ex instanceof ApiException api && api.retryAfter() != null) {
@@ -178,6 +190,29 @@ class ProblemExceptionHandler implements WebExceptionHandler {
                 || causedBy(ex, R2dbcTransientResourceException.class)
                 || causedBy(ex, R2dbcNonTransientResourceException.class)
                 || causedBy(ex, io.lettuce.core.RedisException.class);
+    }
+
+    /** Which dependency a failure came from, by the packages of its causes (for the alerts of docs/incident-response.md). */
+    static String dependencyOf(Throwable ex) {
+        // Redis first: Spring Data Redis translates a Lettuce timeout into the generic org.springframework.dao types.
+        if (causedByPackage(ex, "io.lettuce.", "org.springframework.data.redis.")) {
+            return "redis";
+        }
+        if (causedByPackage(ex, "io.r2dbc.", "io.asyncer.r2dbc.", "org.springframework.r2dbc.", "org.springframework.dao.")) {
+            return "database";
+        }
+        return "other";
+    }
+
+    private static boolean causedByPackage(Throwable ex, String... packages) {
+        for (Throwable t = ex; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            for (String p : packages) {
+                if (t.getClass().getName().startsWith(p)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private static String describe(FieldError error) {

@@ -18,7 +18,7 @@ import org.apache.kafka.common.Uuid;
  * Fault-injection tests stop and start this one instead of the shared broker, so they never disturb
  * other test runs, and they only ever end a process they started themselves.
  */
-final class KafkaBrokerProcess implements AutoCloseable {
+public final class KafkaBrokerProcess implements AutoCloseable {
 
     private final Path dir;
     private final Path libs;
@@ -26,7 +26,7 @@ final class KafkaBrokerProcess implements AutoCloseable {
     private final int controllerPort;
     private Process process;
 
-    private KafkaBrokerProcess(Path dir, Path libs) throws IOException {
+    private KafkaBrokerProcess(Path dir, Path libs, Path logDir) throws IOException {
         this.dir = dir;
         this.libs = libs;
         this.port = freePort();
@@ -51,30 +51,38 @@ final class KafkaBrokerProcess implements AutoCloseable {
                 share.coordinator.state.topic.min.isr=1
                 group.initial.rebalance.delay.ms=0
                 auto.create.topics.enable=false
-                """.formatted(port, controllerPort, dir.resolve("data")));
+                """.formatted(port, controllerPort, logDir));
     }
 
     /** The Kafka jars bin/infra fetched, or null when they are not on this machine. */
-    static Path libs() {
+    public static Path libs() {
         String cache = System.getenv().getOrDefault("BOOKING_CACHE_DIR", System.getProperty("user.home") + "/.cache/booking-service");
         Path libs = Path.of(cache, "kafka-4.1.1", "libs");
         return Files.isDirectory(libs) ? libs : null;
     }
 
     /** Formats storage under {@code dir} and starts the broker; returns once it accepts connections. */
-    static KafkaBrokerProcess startNew(Path dir) throws Exception {
-        KafkaBrokerProcess broker = new KafkaBrokerProcess(dir, libs());
+    public static KafkaBrokerProcess startNew(Path dir) throws Exception {
+        return startNew(dir, dir.resolve("data"));
+    }
+
+    /**
+     * As {@link #startNew(Path)} with the broker's log directory (partitions and the KRaft metadata log) at
+     * {@code logDir}: e.g. on a small file system that a disk-full test fills up.
+     */
+    public static KafkaBrokerProcess startNew(Path dir, Path logDir) throws Exception {
+        KafkaBrokerProcess broker = new KafkaBrokerProcess(dir, libs(), logDir);
         broker.run(List.of("kafka.tools.StorageTool", "format", "-t", Uuid.randomUuid().toString(),
                 "-c", dir.resolve("server.properties").toString(), "--standalone"), "format.log").waitFor(60, TimeUnit.SECONDS);
         broker.start();
         return broker;
     }
 
-    String bootstrap() {
+    public String bootstrap() {
         return "127.0.0.1:" + port;
     }
 
-    synchronized void start() throws Exception {
+    public synchronized void start() throws Exception {
         if (process != null && process.isAlive()) {
             return;
         }
@@ -92,7 +100,7 @@ final class KafkaBrokerProcess implements AutoCloseable {
     }
 
     /** Stops the broker (SIGTERM, then SIGKILL after 30 s) and waits until its port is closed. */
-    synchronized void stop() throws Exception {
+    public synchronized void stop() throws Exception {
         if (process == null) {
             return;
         }
@@ -103,7 +111,24 @@ final class KafkaBrokerProcess implements AutoCloseable {
         process = null;
     }
 
-    boolean accepts() {
+    /** The broker process runs (a broker whose only log directory failed halts by itself). */
+    public synchronized boolean alive() {
+        return process != null && process.isAlive();
+    }
+
+    /** SIGKILL: no controlled shutdown. */
+    public synchronized void kill() throws Exception {
+        if (process != null) {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            process = null;
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public boolean accepts() {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 500);
             return true;

@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 
 import com.concertbooking.events.KafkaTestClients;
+import com.concertbooking.faults.StoreCheck;
 import com.concertbooking.fleet.Http.Reply;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -362,93 +363,22 @@ class FleetJourneyIT {
         assertThat(tooMany).as("a client-sent X-Forwarded-For does not create new addresses").isPositive();
     }
 
-    /** SPEC 4.1, 4.3, 4.4, 4.6, 4.10, 4.11 in the database, the notification store and Kafka. */
+    /** SPEC 4.1, 4.3, 4.4, 4.6, 4.10, 4.11 in the database, the notification store and Kafka (faults.StoreCheck). */
     void checkRulesInTheStore(List<Fan> fans, long concertId, List<Long> dateIds) throws Exception {
-        String dates = dateIds.stream().map(String::valueOf).collect(Collectors.joining(","));
-        String users = fans.stream().map(f -> String.valueOf(f.userId)).collect(Collectors.joining(","));
+        List<StoreCheck.FanRecord> records = fans.stream()
+                .map(f -> new StoreCheck.FanRecord(f.userId, f.charged, Set.copyOf(f.paidReservations), Set.copyOf(f.refundedReservations)))
+                .toList();
+        StoreCheck check = new StoreCheck(dateIds, records,
+                new StoreCheck.Kafka(BOOTSTRAP, TOPIC_PREFIX + "booking.payment.completed"), Duration.ofSeconds(90));
         try (Connection c = db(); Statement s = c.createStatement()) {
-            // 4.1: each SOLD seat has exactly one PAID reservation and points to it; no seat is live-held twice.
-            assertThat(rows(s, "SELECT seat_id, COUNT(*) FROM reservation WHERE concert_date_id IN (" + dates + ") AND status = 'PAID' "
-                    + "GROUP BY seat_id HAVING COUNT(*) > 1")).as("seats paid twice").isEmpty();
-            assertThat(rows(s, "SELECT s.id FROM seat s LEFT JOIN reservation r ON r.id = s.reservation_id "
-                    + "WHERE s.concert_date_id IN (" + dates + ") AND s.status = 'SOLD' AND (r.id IS NULL OR r.status <> 'PAID' OR r.seat_id <> s.id)"))
-                    .as("SOLD seats without their PAID reservation").isEmpty();
-            assertThat(rows(s, "SELECT r.id FROM reservation r JOIN seat s ON s.id = r.seat_id WHERE r.concert_date_id IN (" + dates + ") "
-                    + "AND r.status = 'PAID' AND (s.status <> 'SOLD' OR s.reservation_id <> r.id)")).as("PAID reservations whose seat is not theirs").isEmpty();
-            assertThat(rows(s, "SELECT seat_id FROM reservation WHERE concert_date_id IN (" + dates + ") AND (status = 'PAID' "
-                    + "OR status = 'HELD' AND held_until > UTC_TIMESTAMP(6)) GROUP BY seat_id HAVING COUNT(*) > 1"))
-                    .as("seats held or sold by two live reservations").isEmpty();
-            // 4.10: at most 4 live holds per user and date.
-            assertThat(rows(s, "SELECT user_id, concert_date_id FROM reservation WHERE concert_date_id IN (" + dates + ") AND status = 'HELD' "
-                    + "AND held_until > UTC_TIMESTAMP(6) GROUP BY user_id, concert_date_id HAVING COUNT(*) > 4")).isEmpty();
-
-            // What the fans were told matches what is stored: their paid and refunded reservations.
-            Set<Long> paid = new HashSet<>(longs(s, "SELECT id FROM reservation WHERE concert_date_id IN (" + dates + ") AND status = 'PAID'"));
-            Set<Long> told = fans.stream().flatMap(f -> f.paidReservations.stream()).collect(Collectors.toSet());
-            assertThat(paid).as("PAID reservations = the payments fans got an answer for").isEqualTo(told);
-            Set<Long> refunded = new HashSet<>(longs(s, "SELECT reservation_id FROM payment WHERE user_id IN (" + users + ") AND status = 'REFUNDED'"));
-            assertThat(refunded).isEqualTo(fans.stream().flatMap(f -> f.refundedReservations.stream()).collect(Collectors.toSet()));
-
-            // 4.4: one payment row per paid (or refunded) reservation, one COMPLETED per PAID reservation.
-            assertThat(rows(s, "SELECT reservation_id FROM payment WHERE user_id IN (" + users + ") GROUP BY reservation_id HAVING COUNT(*) > 1")).isEmpty();
-            assertThat(new HashSet<>(longs(s, "SELECT reservation_id FROM payment WHERE user_id IN (" + users + ") AND status = 'COMPLETED'")))
-                    .isEqualTo(paid);
-
-            // 4.3: balance = initial (0) + charges - payments + refunds, per user; never negative.
-            Map<Long, Long> balances = new HashMap<>();
-            try (ResultSet r = s.executeQuery("SELECT u.id, u.balance, "
-                    + "(SELECT COALESCE(SUM(p.amount), 0) FROM payment p WHERE p.user_id = u.id) AS paid, "
-                    + "(SELECT COALESCE(SUM(p.amount), 0) FROM payment p WHERE p.user_id = u.id AND p.status = 'REFUNDED') AS refunded "
-                    + "FROM users u WHERE u.id IN (" + users + ")")) {
-                while (r.next()) {
-                    balances.put(r.getLong(1), r.getLong(2) + r.getLong(3) - r.getLong(4)); // = charges if nothing was lost
-                }
-            }
+            StoreCheck.Result result = check.run(c);
+            note("store check: %s", result.summary());
+            assertThat(result.problems()).as("SPEC 4 rules in the stores").isEmpty();
             for (Fan f : fans) {
-                long expectedBalanceWithoutPayments = f.charged;
-                assertThat(balances.get(f.userId)).as("fan %d: balance + payments - refunds = confirmed charges", f.index)
-                        .isEqualTo(expectedBalanceWithoutPayments);
-                long told2 = f.charged - f.paidReservations.stream().mapToLong(f.priceOf::get).sum();
-                assertThat(told2).as("fan %d: no negative balance", f.index).isNotNegative();
+                long left = f.charged - f.paidReservations.stream().mapToLong(f.priceOf::get).sum();
+                assertThat(left).as("fan %d: no negative balance", f.index).isNotNegative();
             }
-
-            // 4.11: no Idempotency-Key stuck in progress (the killed instance's in-flight payments included).
-            assertThat(rows(s, "SELECT id FROM idempotency_key WHERE user_id IN (" + users + ") AND status = 'IN_PROGRESS'")).isEmpty();
-
-            // 4.6: exactly one outbox event per payment and per refund...
-            Map<Long, Long> completedEvents = countByPayment(s, "payment-completed", users);
-            Map<Long, Long> refundEvents = countByPayment(s, "payment-refunded", users);
-            List<Long> payments = longs(s, "SELECT id FROM payment WHERE user_id IN (" + users + ")");
-            List<Long> refundedPayments = longs(s, "SELECT id FROM payment WHERE user_id IN (" + users + ") AND status = 'REFUNDED'");
-            assertThat(completedEvents.keySet()).containsExactlyInAnyOrderElementsOf(payments);
-            assertThat(completedEvents.values()).allMatch(n -> n == 1);
-            assertThat(refundEvents.keySet()).containsExactlyInAnyOrderElementsOf(refundedPayments);
-            assertThat(refundEvents.values()).allMatch(n -> n == 1);
-
-            // ...delivered, and consumed into exactly one notification each (the consumer group lost none
-            // when an instance left it mid-batch, and applied none twice).
-            String ourEvents = "SELECT event_id FROM outbox WHERE message_key IN ("
-                    + dateIds.stream().map(d -> "'" + d + "'").collect(Collectors.joining(",")) + ")";
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-            long missing = -1;
-            Instant waitStart = Instant.now();
-            while (System.nanoTime() < deadline) {
-                missing = count(s, "SELECT COUNT(*) FROM (" + ourEvents + ") e LEFT JOIN notification n ON n.event_id = e.event_id WHERE n.id IS NULL");
-                if (missing == 0) {
-                    break;
-                }
-                Http.pause(500);
-            }
-            long events = count(s, "SELECT COUNT(*) FROM (" + ourEvents + ") e");
-            note("outbox events %d (payments %d, refunds %d); all notified %d s after the journey; missing %d",
-                    events, payments.size(), refundedPayments.size(), Duration.between(waitStart, Instant.now()).toSeconds(), missing);
-            assertThat(missing).as("events without their notification").isZero();
-            assertThat(count(s, "SELECT COUNT(*) FROM notification n JOIN (" + ourEvents + ") e ON e.event_id = n.event_id"))
-                    .as("one notification per event").isEqualTo(events);
-            assertThat(count(s, "SELECT COUNT(*) FROM notification WHERE type = 'payment-completed' AND user_id IN (" + users + ")"))
-                    .as("one payment notification per payment").isEqualTo(payments.size());
-
-            kafkaOrderPerKey(s, dateIds, payments.size());
+            kafkaOrderPerKey(s, dateIds, result.payments());
         }
     }
 
@@ -488,43 +418,5 @@ class FleetJourneyIT {
         assertThat(partitionsOfKey.values()).as("a key stays on one partition").allMatch(p -> p.size() == 1);
         assertThat(partitions).as("keys spread over partitions").hasSizeGreaterThan(1);
         orderOfKey.forEach((key, ids) -> assertThat(ids).as("events of key %s in outbox order", key).isSorted());
-    }
-
-    static Map<Long, Long> countByPayment(Statement s, String type, String users) throws SQLException {
-        Map<Long, Long> counts = new HashMap<>();
-        try (ResultSet r = s.executeQuery("SELECT CAST(JSON_VALUE(payload, '$.paymentId') AS INTEGER) AS p, COUNT(*) FROM outbox "
-                + "WHERE event_type = '" + type + "' AND CAST(JSON_VALUE(payload, '$.userId') AS INTEGER) IN (" + users + ") GROUP BY p")) {
-            while (r.next()) {
-                counts.put(r.getLong(1), r.getLong(2));
-            }
-        }
-        return counts;
-    }
-
-    static List<String> rows(Statement s, String sql) throws SQLException {
-        List<String> out = new ArrayList<>();
-        try (ResultSet r = s.executeQuery(sql)) {
-            while (r.next()) {
-                out.add(r.getString(1));
-            }
-        }
-        return out;
-    }
-
-    static List<Long> longs(Statement s, String sql) throws SQLException {
-        List<Long> out = new ArrayList<>();
-        try (ResultSet r = s.executeQuery(sql)) {
-            while (r.next()) {
-                out.add(r.getLong(1));
-            }
-        }
-        return out;
-    }
-
-    static long count(Statement s, String sql) throws SQLException {
-        try (ResultSet r = s.executeQuery(sql)) {
-            r.next();
-            return r.getLong(1);
-        }
     }
 }

@@ -17,10 +17,11 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * A plain HTTP client for the fleet journey: every request goes through the balancer, as a fan's would.
  * Counts what happened (by status, by serving instance, failures), so the kill's cost can be reported.
+ * Public: the fault tests and the fault bench (package faults) drive the service with it too.
  */
-final class Http {
+public final class Http {
 
-    static final ObjectMapper JSON = JsonMapper.builder().build();
+    public static final ObjectMapper JSON = JsonMapper.builder().build();
 
     static {
         // The balancer closes idle client connections after 10 s (timeout http-keep-alive). The JDK client keeps
@@ -30,32 +31,32 @@ final class Http {
     }
 
     /** One answer; {@code status} 0 means no HTTP answer at all (connection reset, timeout). */
-    record Reply(int status, JsonNode body, String servedBy, String retryAfter, String error) {
-        boolean ok() {
+    public record Reply(int status, JsonNode body, String servedBy, String retryAfter, String error) {
+        public boolean ok() {
             return status >= 200 && status < 300;
         }
 
         /** No answer, or the balancer's / a dying instance's 502/503/504: the request may be retried. */
-        boolean transientFailure() {
+        public boolean transientFailure() {
             return status == 0 || status == 502 || status == 503 || status == 504;
         }
 
-        String code() {
+        public String code() {
             return body == null ? "" : body.path("code").asString("");
         }
     }
 
     final String base;
     final HttpClient client;
-    final AtomicLong requests = new AtomicLong();
-    final AtomicLong failures = new AtomicLong();
+    public final AtomicLong requests = new AtomicLong();
+    public final AtomicLong failures = new AtomicLong();
     final Map<String, AtomicLong> byServer = new ConcurrentHashMap<>();
-    final Map<Integer, AtomicLong> byStatus = new ConcurrentHashMap<>();
+    public final Map<Integer, AtomicLong> byStatus = new ConcurrentHashMap<>();
     /** Failed requests per second since the start (for the errors around the kill). */
     final Map<Long, AtomicLong> failuresBySecond = new ConcurrentHashMap<>();
     final long startNanos = System.nanoTime();
 
-    Http(String base) {
+    public Http(String base) {
         this.base = base;
         this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(5)).build();
@@ -65,13 +66,13 @@ final class Http {
         return HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20));
     }
 
-    Reply get(String path, Map<String, String> headers) {
+    public Reply get(String path, Map<String, String> headers) {
         HttpRequest.Builder b = request(path).GET();
         headers.forEach(b::header);
         return send(b.build());
     }
 
-    Reply send(String method, String path, Object body, Map<String, String> headers) {
+    public Reply send(String method, String path, Object body, Map<String, String> headers) {
         HttpRequest.Builder b = request(path);
         headers.forEach(b::header);
         if (body == null) {
@@ -118,7 +119,7 @@ final class Http {
         return (System.nanoTime() - startNanos) / 1_000_000_000L;
     }
 
-    static void pause(long millis) {
+    public static void pause(long millis) {
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
@@ -128,7 +129,7 @@ final class Http {
     }
 
     /** The pause a 429/503 asks for (Retry-After seconds), bounded so a test never sleeps long. */
-    static long retryPause(Reply r, long fallbackMillis) {
+    public static long retryPause(Reply r, long fallbackMillis) {
         if (r.retryAfter() != null) {
             try {
                 return Math.min(3000, Math.max(200, Long.parseLong(r.retryAfter().trim()) * 1000));

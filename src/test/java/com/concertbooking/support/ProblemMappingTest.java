@@ -23,6 +23,20 @@ class ProblemMappingTest {
     }
 
     @Test
+    void dependencyFailuresAreCountedByTheDependencyThatFailed() {
+        // The alerts of docs/incident-response.md tell a database outage from a Redis one by this label.
+        assertThat(ProblemExceptionHandler.dependencyOf(new R2dbcTimeoutException("Connection acquisition timed out", new TimeoutException())))
+                .isEqualTo("database");
+        assertThat(ProblemExceptionHandler.dependencyOf(new org.springframework.dao.DataAccessResourceFailureException("closed")))
+                .isEqualTo("database");
+        assertThat(ProblemExceptionHandler.dependencyOf(new RedisConnectionFailureException("down"))).isEqualTo("redis");
+        // Spring Data Redis turns a Lettuce command timeout into the generic QueryTimeoutException: still Redis.
+        assertThat(ProblemExceptionHandler.dependencyOf(new QueryTimeoutException("slow",
+                new io.lettuce.core.RedisCommandTimeoutException("Command timed out")))).isEqualTo("redis");
+        assertThat(ProblemExceptionHandler.dependencyOf(new RuntimeException(new TimeoutException()))).isEqualTo("other");
+    }
+
+    @Test
     void unknownFailuresAre500WithoutDetails() {
         var problem = ProblemExceptionHandler.toProblem(new IllegalStateException("secret internals"));
         assertThat(problem.code()).isEqualTo(ErrorCode.INTERNAL_ERROR);
