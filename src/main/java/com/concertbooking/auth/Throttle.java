@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 
 import com.concertbooking.support.ApiException;
+import com.concertbooking.support.LuaScript;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.data.redis.core.script.RedisScript;
 import org.springframework.stereotype.Component;
@@ -25,7 +26,7 @@ class Throttle {
 
     static final Duration TIMEOUT = Duration.ofSeconds(2);
     @SuppressWarnings("rawtypes")
-    private static final RedisScript<List> HIT = RedisScript.of("""
+    private static final RedisScript<List> HIT = new LuaScript<>("""
             local n = redis.call('INCR', KEYS[1])
             if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
             return {n, redis.call('PTTL', KEYS[1])}

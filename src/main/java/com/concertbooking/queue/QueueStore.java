@@ -10,6 +10,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
+import com.concertbooking.support.LuaScript;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.io.ClassPathResource;
@@ -84,25 +85,6 @@ class QueueStore {
     @SuppressWarnings("rawtypes")
     private static RedisScript<List> script(String name) {
         return new LuaScript<>(source(name), List.class);
-    }
-
-    /**
-     * A script with its SHA-1 computed once. Spring's DefaultRedisScript takes a lock on every getSha1() call,
-     * which parks event-loop threads under load; run by EVALSHA, falling back to EVAL after a Redis restart.
-     */
-    record LuaScript<T>(String getScriptAsString, Class<T> getResultType, String getSha1) implements RedisScript<T> {
-        LuaScript(String source, Class<T> resultType) {
-            this(source, resultType, sha1(source));
-        }
-
-        private static String sha1(String source) {
-            try {
-                byte[] digest = java.security.MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8));
-                return java.util.HexFormat.of().formatHex(digest);
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 
     /** Read once at class load (a resource-backed script would read the file lazily, on an event loop). */
