@@ -1,15 +1,14 @@
 package com.concertbooking.admin;
 
+import com.concertbooking.auth.Password;
 import com.concertbooking.auth.Passwords;
+import com.concertbooking.auth.Username;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.wallet.WalletStore;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
-import jakarta.validation.constraints.NotNull;
-import jakarta.validation.constraints.Pattern;
-import jakarta.validation.constraints.Size;
 import org.springframework.dao.DuplicateKeyException;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -20,10 +19,10 @@ import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
 
-/** Operator API (access: auth.AccessRules, admin key or admin-scoped token). */
+/** Operator API (access: auth.SecurityConfig, admin key or admin-scoped token). */
 @RestController
 @RequestMapping(path = "/api/v1/admin", consumes = MediaType.APPLICATION_JSON_VALUE)
-public class AdminController {
+class AdminController {
 
     private final ConcertAdmin concerts;
     private final WalletStore wallets;
@@ -39,9 +38,8 @@ public class AdminController {
      * A user. Without a password the account cannot sign in by password (its tokens come from an external identity
      * provider or from {@code POST /admin/users/{id}/access-token}).
      */
-    public record CreateUser(@NotNull @Pattern(regexp = "[A-Za-z0-9._@-]{3,100}",
-                                     message = "must be 3-100 letters, digits, '.', '_', '@' or '-'") String username,
-                             @Size(min = 8, max = 200) String password,
+    public record CreateUser(@Username String username,
+                             @Password String password,
                              @Min(0) @Max(WalletStore.MAX_BALANCE) Long balance) {
 
         long initialBalance() {

@@ -1,14 +1,11 @@
 package com.concertbooking.admin;
 
-import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
 
 import com.concertbooking.booking.SeatInventory;
 import com.concertbooking.catalog.CatalogCache;
-import com.concertbooking.queue.Sales;
-import com.concertbooking.support.BookingProperties;
+import com.concertbooking.queue.QueueService;
 import com.concertbooking.support.TimeConfig;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
@@ -27,7 +24,7 @@ import reactor.core.publisher.Mono;
 
 /** Creates a concert with its dates, venues and numbered seats in one transaction. */
 @Service
-public class ConcertAdmin {
+class ConcertAdmin {
 
     public record SeatBlock(@NotBlank @Pattern(regexp = "[A-Za-z0-9_-]{1,20}", message = "must be 1-20 letters, digits, '_' or '-'") String grade,
                             @NotNull @Min(0) @Max(10_000_000) Long price,
@@ -82,33 +79,24 @@ public class ConcertAdmin {
 
     public record CreatedDate(long concertDateId, Instant startsAt, String venue, int totalSeats) {}
 
-    public record ScheduledSale(Instant prequeueOpensAt, Instant opensAt) {}
-
     @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
-    public record CreatedConcert(long concertId, String name, List<CreatedDate> dates, ScheduledSale sale, Integer maxTicketsPerUser) {}
+    public record CreatedConcert(long concertId, String name, List<CreatedDate> dates, QueueService.SaleTimes sale, Integer maxTicketsPerUser) {}
 
     private final DatabaseClient db;
     private final TransactionalOperator tx;
     private final CatalogCache cache;
     private final SeatInventory seats;
-    private final Sales sales;
-    private final Duration prequeueWindow;
+    private final QueueService queue;
 
-    public ConcertAdmin(DatabaseClient db, TransactionalOperator tx, CatalogCache cache, SeatInventory seats, Sales sales,
-                        BookingProperties properties) {
+    public ConcertAdmin(DatabaseClient db, TransactionalOperator tx, CatalogCache cache, SeatInventory seats, QueueService queue) {
         this.db = db;
         this.tx = tx;
         this.cache = cache;
         this.seats = seats;
-        this.sales = sales;
-        this.prequeueWindow = properties.sale().prequeueWindow();
+        this.queue = queue;
     }
 
     public Mono<CreatedConcert> create(CreateConcert request) {
-        // Milliseconds, as Redis keeps them (the opening is decided there).
-        Instant opensAt = request.sale() == null ? null : request.sale().opensAt().truncatedTo(ChronoUnit.MILLIS);
-        ScheduledSale sale = opensAt == null ? null : new ScheduledSale(request.sale().prequeueOpensAt() != null
-                ? request.sale().prequeueOpensAt().truncatedTo(ChronoUnit.MILLIS) : opensAt.minus(prequeueWindow), opensAt);
         var insert = db.sql("INSERT INTO concert (name, description, max_tickets_per_user) VALUES (:name, :description, :max)")
                 .bind("name", request.name().strip())
                 .bind("description", request.description() == null ? "" : request.description().strip());
@@ -116,10 +104,13 @@ public class ConcertAdmin {
         Mono<CreatedConcert> work = insert
                 .filter(s -> s.returnGeneratedValues("id"))
                 .map(r -> r.get("id", Long.class)).one()
-                .flatMap(concertId -> (sale == null ? Mono.<Void>empty() : sales.create(concertId, sale.prequeueOpensAt(), sale.opensAt()))
-                        .thenMany(Flux.fromIterable(request.dates()).concatMap(date -> createDate(concertId, date)))
-                        .collectList()
-                        .map(dates -> new CreatedConcert(concertId, request.name().strip(), dates, sale, request.maxTicketsPerUser())));
+                // The sale's schedule is the queue's (it decides the opening); its row commits with the concert.
+                .flatMap(concertId -> (request.sale() == null ? Mono.just(java.util.Optional.<QueueService.SaleTimes>empty())
+                                : queue.scheduleSale(concertId, request.sale().opensAt(), request.sale().prequeueOpensAt()).map(java.util.Optional::of))
+                        .flatMap(sale -> Flux.fromIterable(request.dates()).concatMap(date -> createDate(concertId, date))
+                                .collectList()
+                                .map(dates -> new CreatedConcert(concertId, request.name().strip(), dates, sale.orElse(null),
+                                        request.maxTicketsPerUser()))));
         return work.as(tx::transactional).flatMap(created -> cache.invalidateAll().thenReturn(created));
     }
 

@@ -6,7 +6,6 @@ import java.time.temporal.ChronoUnit;
 import java.util.List;
 
 import com.concertbooking.auth.Passwords;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.wallet.WalletStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,20 +21,20 @@ import reactor.core.publisher.Mono;
  * {@code booking.demo-data.enabled=true} (bin/run sets it), once: skipped when present.
  */
 @Component
-public class DemoData implements ApplicationRunner {
+class DemoData implements ApplicationRunner {
 
     private static final Logger log = LoggerFactory.getLogger(DemoData.class);
     static final String MARKER = "[demo] ";
     static final int DEMO_FANS = 10;
 
-    private final BookingProperties properties;
+    private final DemoDataProperties properties;
     private final DatabaseClient db;
     private final ConcertAdmin concerts;
     private final WalletStore wallets;
     private final Clock clock;
     private final Passwords passwords;
 
-    public DemoData(BookingProperties properties, DatabaseClient db, ConcertAdmin concerts, WalletStore wallets, Clock clock,
+    public DemoData(DemoDataProperties properties, DatabaseClient db, ConcertAdmin concerts, WalletStore wallets, Clock clock,
                     Passwords passwords) {
         this.passwords = passwords;
         this.properties = properties;
@@ -47,7 +46,7 @@ public class DemoData implements ApplicationRunner {
 
     @Override
     public void run(ApplicationArguments args) {
-        if (properties.demoData() == null || !properties.demoData().enabled()) {
+        if (!properties.enabled()) {
             return;
         }
         loadIfMissing().subscribe(null, e -> log.error("loading demo data failed", e));
@@ -63,7 +62,7 @@ public class DemoData implements ApplicationRunner {
 
     /** fan1..fan10 with the demo password (bin/run prints it); present ones get that password again. */
     private Mono<Void> demoFans() {
-        String password = properties.demoData().password();
+        String password = properties.password();
         return passwords.hash(password).flatMap(hash -> Flux.range(1, DEMO_FANS)
                 .concatMap(i -> wallets.createUser("fan" + i, hash, 1_000_000L).then()
                         .onErrorResume(org.springframework.dao.DuplicateKeyException.class,

@@ -1,6 +1,5 @@
 package com.concertbooking.auth;
 
-import java.net.InetSocketAddress;
 import java.util.Map;
 
 import com.concertbooking.support.ApiException;
@@ -8,7 +7,6 @@ import com.concertbooking.support.ErrorCode;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Positive;
-import jakarta.validation.constraints.Size;
 import org.springframework.http.CacheControl;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -26,38 +24,43 @@ import reactor.core.publisher.Mono;
  * token for operators and load tests. All three answer 404 when the development issuer is disabled (prod).
  */
 @RestController
-public class AuthController {
+class AuthController {
 
     private final DevIssuer issuer;
     private final Passwords passwords;
-    private final LoginThrottle throttle;
+    private final Throttle throttle;
     private final DatabaseClient db;
 
-    public AuthController(DevIssuer issuer, Passwords passwords, LoginThrottle throttle, DatabaseClient db) {
+    public AuthController(DevIssuer issuer, Passwords passwords, Throttle throttle, DatabaseClient db) {
         this.issuer = issuer;
         this.passwords = passwords;
         this.throttle = throttle;
         this.db = db;
     }
 
-    public record Login(@NotNull @Size(min = 1, max = 100) String username, @NotNull @Size(min = 1, max = 200) String password) {}
+    /** A name or password outside SPEC 11's forms is a 400: nothing is looked up or counted for it. */
+    public record Login(@Username String username, @NotNull @Password String password) {}
 
     private record Account(long userId, String username, String passwordHash) {}
 
     /**
      * 200 with an access token, or the same 401 for an unknown user and a wrong password: both run one hash check,
-     * so they also take about the same time.
+     * so they also take about the same time. Throttled per client address, then per account (however the name is
+     * written), each attempt counted before its password is checked.
      */
     @PostMapping(path = "/api/v1/auth/login", consumes = MediaType.APPLICATION_JSON_VALUE)
     public Mono<ResponseEntity<DevIssuer.AccessToken>> login(@Valid @RequestBody Login login, ServerWebExchange exchange) {
         requireEnabled();
-        return throttle.admit(login.username(), clientAddress(exchange))
+        return throttle.signInFrom(Throttle.clientAddress(exchange))
                 .then(account(login.username()).map(java.util.Optional::of).defaultIfEmpty(java.util.Optional.empty()))
-                .flatMap(account -> passwords.matches(login.password(), account.map(Account::passwordHash).orElse(null))
-                        .flatMap(ok -> ok
-                                ? throttle.succeeded(login.username()).then(issuer.mint(account.get().userId(), account.get().username()))
-                                : throttle.failed(login.username()).then(Mono.error(new ApiException(ErrorCode.INVALID_CREDENTIALS,
-                                        "Wrong username or password")))))
+                .flatMap(account -> {
+                    String counter = Throttle.account(account.map(Account::userId).orElse(null), login.username());
+                    return throttle.signInTo(counter)
+                            .then(passwords.matches(login.password(), account.map(Account::passwordHash).orElse(null)))
+                            .flatMap(ok -> ok
+                                    ? throttle.signedIn(counter).then(issuer.mint(account.get().userId(), account.get().username()))
+                                    : Mono.error(new ApiException(ErrorCode.INVALID_CREDENTIALS, "Wrong username or password")));
+                })
                 .map(token -> ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(token));
     }
 
@@ -78,8 +81,10 @@ public class AuthController {
                 .flatMap(username -> issuer.mint(userId, username));
     }
 
+    /** The account of this name, without regard to case and otherwise exactly (SPEC 11; the unique key is the lower-cased name). */
     private Mono<Account> account(String username) {
-        return db.sql("SELECT id, username, password_hash FROM users WHERE username = :username").bind("username", username)
+        return db.sql("SELECT id, username, password_hash FROM users WHERE username_lower = :name")
+                .bind("name", username.toLowerCase(java.util.Locale.ROOT))
                 .map(r -> new Account(r.get("id", Long.class), r.get("username", String.class), r.get("password_hash", String.class)))
                 .one();
     }
@@ -88,10 +93,5 @@ public class AuthController {
         if (!issuer.enabled()) {
             throw new ApiException(ErrorCode.NOT_FOUND, "The development identity provider is disabled");
         }
-    }
-
-    private static String clientAddress(ServerWebExchange exchange) {
-        InetSocketAddress remote = exchange.getRequest().getRemoteAddress();
-        return remote == null || remote.getAddress() == null ? "unknown" : remote.getAddress().getHostAddress();
     }
 }

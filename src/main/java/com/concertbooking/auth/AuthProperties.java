@@ -15,7 +15,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param adminScope  the access-token scope that makes its bearer an operator (the {@code X-Admin-Key} is the other way)
  */
 @ConfigurationProperties("booking.auth")
-public record AuthProperties(String issuerUri, String jwkSetUri, String audience, Duration clockSkew, String adminScope,
+record AuthProperties(String issuerUri, String jwkSetUri, String audience, Duration clockSkew, String adminScope,
                              DevIssuer devIssuer, Login login) {
 
     /**
@@ -25,7 +25,10 @@ public record AuthProperties(String issuerUri, String jwkSetUri, String audience
      */
     public record DevIssuer(boolean enabled, String issuer, String privateKey, Duration tokenLifetime) {}
 
-    /** Login throttling: failures per username and attempts per client address, each in a fixed window. */
+    /**
+     * Login throttling, each in a fixed window: attempts per account since its last successful sign-in (however the
+     * name is written), and all attempts per client address.
+     */
     public record Login(int maxFailuresPerUsername, int maxAttemptsPerAddress, Duration window) {}
 
     boolean externalIssuer() {

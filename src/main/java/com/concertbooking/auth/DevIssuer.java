@@ -43,7 +43,7 @@ import reactor.core.publisher.Mono;
  * Signing is CPU work of about a millisecond: it runs on {@link Passwords#CRYPTO}, never on an event loop.
  */
 @Component
-public class DevIssuer {
+class DevIssuer {
 
     private static final Logger log = LoggerFactory.getLogger(DevIssuer.class);
     private static final int KEY_BITS = 2048;

@@ -8,7 +8,6 @@ import java.util.Collection;
 import java.util.List;
 
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.Ids;
 import io.netty.channel.ChannelOption;
@@ -54,6 +53,8 @@ import org.springframework.security.web.server.authorization.ServerAccessDeniedH
 import org.springframework.security.web.server.context.NoOpServerSecurityContextRepository;
 import org.springframework.security.web.server.firewall.ServerExchangeRejectedHandler;
 import org.springframework.security.web.server.header.ReferrerPolicyServerHttpHeadersWriter;
+import org.springframework.security.web.server.util.matcher.AndServerWebExchangeMatcher;
+import org.springframework.security.web.server.util.matcher.NegatedServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.OrServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.ServerWebExchangeMatchers;
@@ -82,7 +83,7 @@ import reactor.netty.http.client.HttpClient;
  */
 @Configuration(proxyBeanMethods = false)
 @EnableWebFluxSecurity
-public class SecurityConfig {
+class SecurityConfig {
 
     private static final Logger log = LoggerFactory.getLogger(SecurityConfig.class);
     public static final String ADMIN_KEY_HEADER = "X-Admin-Key";
@@ -92,6 +93,8 @@ public class SecurityConfig {
     static final String ADMIN = "ROLE_ADMIN";
     /** Where the admin key is looked at (elsewhere it is no credential at all). */
     static final String[] OPERATOR_PATHS = {"/api/v1/admin/**", "/actuator/**"};
+    /** Operations' open reads (SPEC 9, 11): the probes and the Prometheus scrape, without details. */
+    static final String[] PUBLIC_PROBES = {"/actuator/health/liveness", "/actuator/health/readiness", "/actuator/prometheus"};
     private static final ServerWebExchangeMatcher OPERATOR_AREA = ServerWebExchangeMatchers.pathMatchers(OPERATOR_PATHS);
     private static final Duration JWKS_TIMEOUT = Duration.ofSeconds(3);
 
@@ -101,8 +104,8 @@ public class SecurityConfig {
     static final String DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
 
     @Bean
-    SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, AuthProperties auth, BookingProperties booking,
-                                                  DevIssuer devIssuer, ObjectProvider<DispatcherHandler> dispatcher) {
+    SecurityWebFilterChain securityWebFilterChain(ServerHttpSecurity http, AuthProperties auth, AdminProperties admin,
+                                                  DevIssuer devIssuer, Throttle throttle, ObjectProvider<DispatcherHandler> dispatcher) {
         ServerAuthenticationEntryPoint entryPoint = (exchange, e) -> refuse(exchange, dispatcher, unauthenticated(exchange, e));
         ServerAccessDeniedHandler denied = (exchange, e) -> refuse(exchange, dispatcher, Mono.fromSupplier(() ->
                 new ApiException(ErrorCode.FORBIDDEN, "You may not call this route with these credentials")));
@@ -119,7 +122,7 @@ public class SecurityConfig {
                         .authenticationManagerResolver(accessTokens(auth, devIssuer))
                         .authenticationEntryPoint(entryPoint)
                         .accessDeniedHandler(denied))
-                .addFilterAt(adminKeyFilter(booking.admin().apiKey()), SecurityWebFiltersOrder.AUTHENTICATION)
+                .addFilterAt(adminKeyFilter(admin.apiKey(), throttle), SecurityWebFiltersOrder.AUTHENTICATION)
                 .exceptionHandling(e -> e.authenticationEntryPoint(entryPoint).accessDeniedHandler(denied))
                 .headers(headers -> headers
                         .writer(SecurityConfig::contentSecurityPolicy)
@@ -135,7 +138,7 @@ public class SecurityConfig {
     static void routes(ServerHttpSecurity.AuthorizeExchangeSpec routes) {
         routes
                 // Operators first: no fan pattern below (such as /api/v1/{userId}/charge) may open an operator path.
-                .matchers(read("/actuator/health/liveness", "/actuator/health/readiness", "/actuator/prometheus")).permitAll()
+                .matchers(read(PUBLIC_PROBES)).permitAll()
                 .pathMatchers(OPERATOR_PATHS).hasAuthority(ADMIN)
                 // Public: the catalog, a sale's schedule and fairness record, the development issuer, the SSE stream (its
                 // queue token is its handler's business).
@@ -292,24 +295,34 @@ public class SecurityConfig {
 
     /**
      * {@code X-Admin-Key} on operator paths, compared in constant time. A right key makes the request an operator's;
-     * a wrong one is no credential, so the route's rule refuses it (401 ADMIN_KEY_INVALID on operator routes, while
-     * the public probes under /actuator stay open).
+     * a wrong one is no credential, so the route's rule refuses it (401 ADMIN_KEY_INVALID on operator routes; the
+     * public probes under /actuator do not look at keys at all). Wrong keys are counted per client address (SPEC 11): over the
+     * limit, every key from there is 429 until the window ends, the right one too. When Redis cannot count, a wrong
+     * key is 503 (never an unthrottled 401) and a right one still passes: operators keep their access through a
+     * Redis outage, and the key's own strength (32+ bytes in prod) is the guard meanwhile.
      */
-    private static AuthenticationWebFilter adminKeyFilter(String apiKey) {
-        if (apiKey == null || apiKey.isBlank()) {
-            throw new IllegalStateException("booking.admin.api-key must be set (not blank)");
-        }
+    private static AuthenticationWebFilter adminKeyFilter(String apiKey, Throttle throttle) {
         byte[] expected = apiKey.getBytes(StandardCharsets.UTF_8);
         ReactiveAuthenticationManager manager = presented -> {
-            byte[] given = String.valueOf(presented.getCredentials()).getBytes(StandardCharsets.UTF_8);
-            return MessageDigest.isEqual(expected, given)
-                    ? Mono.just(UsernamePasswordAuthenticationToken.authenticated("operator", null, AuthorityUtils.createAuthorityList(ADMIN)))
-                    : Mono.error(new BadCredentialsException("wrong admin key"));
+            String address = String.valueOf(presented.getDetails());
+            if (!MessageDigest.isEqual(expected, String.valueOf(presented.getCredentials()).getBytes(StandardCharsets.UTF_8))) {
+                return throttle.wrongAdminKey(address).then(Mono.error(new BadCredentialsException("wrong admin key")));
+            }
+            return throttle.adminKeyAllowed(address)
+                    .onErrorResume(e -> !(e instanceof ApiException), e -> {
+                        log.warn("admin-key throttle unreadable, letting the right key pass: {}", e.toString());
+                        return Mono.empty();
+                    })
+                    .then(Mono.just(UsernamePasswordAuthenticationToken.authenticated("operator", null, AuthorityUtils.createAuthorityList(ADMIN))));
         };
         AuthenticationWebFilter filter = new AuthenticationWebFilter(manager);
-        filter.setRequiresAuthenticationMatcher(OPERATOR_AREA);
+        filter.setRequiresAuthenticationMatcher(new AndServerWebExchangeMatcher(OPERATOR_AREA, new NegatedServerWebExchangeMatcher(read(PUBLIC_PROBES))));
         filter.setServerAuthenticationConverter(exchange -> Mono.justOrEmpty(exchange.getRequest().getHeaders().getFirst(ADMIN_KEY_HEADER))
-                .map(key -> UsernamePasswordAuthenticationToken.unauthenticated("operator", key)));
+                .map(key -> {
+                    var token = UsernamePasswordAuthenticationToken.unauthenticated("operator", key);
+                    token.setDetails(Throttle.clientAddress(exchange));
+                    return token;
+                }));
         filter.setAuthenticationFailureHandler((webFilterExchange, e) -> webFilterExchange.getChain().filter(webFilterExchange.getExchange()));
         filter.setSecurityContextRepository(NoOpServerSecurityContextRepository.getInstance());
         return filter;

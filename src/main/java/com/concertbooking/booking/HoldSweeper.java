@@ -2,7 +2,6 @@ package com.concertbooking.booking;
 
 import java.time.Duration;
 
-import com.concertbooking.support.BookingProperties;
 import jakarta.annotation.PreDestroy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,18 +19,18 @@ import reactor.core.publisher.Mono;
  * {@code booking.reservation.sweeper-enabled=false}.
  */
 @Component
-public class HoldSweeper {
+class HoldSweeper {
 
     private static final Logger log = LoggerFactory.getLogger(HoldSweeper.class);
     private static final int MAX_BATCHES_PER_TICK = 20;
 
     private final ReservationService reservations;
-    private final BookingProperties.Reservation settings;
+    private final ReservationProperties settings;
     private Disposable running;
 
-    public HoldSweeper(ReservationService reservations, BookingProperties properties) {
+    public HoldSweeper(ReservationService reservations, ReservationProperties properties) {
         this.reservations = reservations;
-        this.settings = properties.reservation();
+        this.settings = properties;
     }
 
     @EventListener(ApplicationReadyEvent.class)

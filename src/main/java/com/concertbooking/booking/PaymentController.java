@@ -19,7 +19,7 @@ import reactor.core.publisher.Mono;
 
 @RestController
 @RequestMapping("/api/v1/payments")
-public class PaymentController {
+class PaymentController {
 
     public static final String IDEMPOTENCY_KEY = PaymentPass.IDEMPOTENCY_KEY;
     /** Marks a response that was replayed from the idempotency store rather than executed again. */

@@ -39,7 +39,7 @@ import tools.jackson.databind.ObjectMapper;
  * failed attempt leaves the key free for a retry (e.g. after a top-up).
  */
 @Service
-public class PaymentService {
+class PaymentService {
 
     private static final Logger log = LoggerFactory.getLogger(PaymentService.class);
     static final Duration END_PASS_TIMEOUT = Duration.ofSeconds(2);

@@ -1,4 +1,4 @@
 package com.concertbooking.booking;
 
 /** A payment row's status. */
-public enum PaymentStatus { COMPLETED, REFUNDED }
+enum PaymentStatus { COMPLETED, REFUNDED }

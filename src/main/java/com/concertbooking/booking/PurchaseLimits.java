@@ -4,7 +4,6 @@ import java.util.Collection;
 import java.util.List;
 
 import com.concertbooking.booking.ReservationService.Reservation;
-import com.concertbooking.support.BookingProperties;
 import org.springframework.r2dbc.core.DatabaseClient;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Flux;
@@ -29,9 +28,9 @@ class PurchaseLimits {
     private final DatabaseClient db;
     private final int defaultLimit;
 
-    PurchaseLimits(DatabaseClient db, BookingProperties properties) {
+    PurchaseLimits(DatabaseClient db, ReservationProperties properties) {
         this.db = db;
-        this.defaultLimit = properties.reservation().maxTicketsPerUser();
+        this.defaultLimit = properties.maxTicketsPerUser();
     }
 
     /**

@@ -25,7 +25,7 @@ import reactor.core.publisher.Mono;
 
 @RestController
 @RequestMapping("/api/v1/reservations")
-public class ReservationController {
+class ReservationController {
 
     private final ReservationService reservations;
 

@@ -12,7 +12,6 @@ import com.concertbooking.events.OutboxWriter;
 import com.concertbooking.events.OutboxWriter.EventType;
 import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.DeadlockRetry;
 import com.concertbooking.support.Transactions;
 import com.concertbooking.support.ErrorCode;
@@ -39,7 +38,7 @@ import reactor.core.publisher.Mono;
  * the seat then the ticket count; see {@link #holdTx}).
  */
 @Service
-public class ReservationService {
+class ReservationService {
 
     /** A reservation as the API shows it; paidAt only once paid, refunded only in a cancel response. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -80,12 +79,12 @@ public class ReservationService {
     private final TransactionalOperator tx;
     private final OutboxWriter outbox;
     private final WalletStore wallets;
-    private final BookingProperties.Reservation settings;
+    private final ReservationProperties settings;
     private final Clock clock;
     private final MeterRegistry meters;
 
     public ReservationService(DatabaseClient db, SeatInventory seats, PurchaseLimits limits, IdempotencyKeys idempotencyKeys,
-                              ReactiveTransactionManager transactions, OutboxWriter outbox, WalletStore wallets, BookingProperties properties,
+                              ReactiveTransactionManager transactions, OutboxWriter outbox, WalletStore wallets, ReservationProperties properties,
                               Clock clock, MeterRegistry meters) {
         this.db = db;
         this.seats = seats;
@@ -94,7 +93,7 @@ public class ReservationService {
         this.tx = Transactions.readCommitted(transactions);
         this.outbox = outbox;
         this.wallets = wallets;
-        this.settings = properties.reservation();
+        this.settings = properties;
         this.clock = clock;
         this.meters = meters;
     }

@@ -3,7 +3,7 @@ package com.concertbooking.booking;
 import java.time.Instant;
 
 /** A reservation's status. EXPIRED is also what a HELD row past its held_until is shown as, before the sweeper marks it. */
-public enum ReservationStatus {
+enum ReservationStatus {
     HELD, PAID, CANCELLED, EXPIRED;
 
     /** SQL: a reservation that is still a live hold at {@code :now} (the reservation-side twin of the seat's free rule). */

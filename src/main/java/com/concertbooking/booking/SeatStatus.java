@@ -1,4 +1,4 @@
 package com.concertbooking.booking;
 
 /** A seat row's status column. A HELD seat whose held_until has passed is free (see {@link SeatInventory}). */
-public enum SeatStatus { AVAILABLE, HELD, SOLD }
+enum SeatStatus { AVAILABLE, HELD, SOLD }

@@ -26,7 +26,7 @@ import reactor.core.publisher.Mono;
 
 @RestController
 @RequestMapping("/api/v1/concerts")
-public class CatalogController {
+class CatalogController {
 
     private final CatalogStore store;
     private final CatalogCache cache;

@@ -20,7 +20,7 @@ import org.springframework.util.unit.DataSize;
  * @param loadTimeout     a load that takes longer fails (its waiting readers get the error, the next read retries)
  */
 @ConfigurationProperties("booking.seat-maps")
-public record SeatMapProperties(@DefaultValue("1s") Duration maxStale,
+record SeatMapProperties(@DefaultValue("1s") Duration maxStale,
                                 @DefaultValue("500ms") Duration refreshAfter,
                                 @DefaultValue("100ms") Duration minReload,
                                 @DefaultValue("100ms") Duration publishInterval,

@@ -13,7 +13,7 @@ import reactor.core.publisher.Mono;
  * to another client (spring-kafka, plain kafka-clients, ...) means one new implementation of this
  * interface and nothing else.
  */
-public interface EventTransport {
+interface EventTransport {
 
     /** A record to send. {@code correlation} comes back in the matching {@link Sent}. */
     record Outgoing<C>(String topic, String key, String value, Map<String, String> headers, C correlation) {}

@@ -13,7 +13,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param dltSuffix   dead-letter topic = topic + suffix
  */
 @ConfigurationProperties("booking.events")
-public record EventsProperties(String topicPrefix, String dltSuffix, Topics topics, Relay relay, Consumer consumer,
+record EventsProperties(String topicPrefix, String dltSuffix, Topics topics, Relay relay, Consumer consumer,
                                Duration adminTimeout) {
 
     public EventsProperties {

@@ -13,7 +13,7 @@ import reactor.core.publisher.Mono;
  * payments, and events wait in the outbox. DOWN here means "events are delayed", not "stop traffic".
  */
 @Component
-public class KafkaHealthIndicator extends AbstractReactiveHealthIndicator {
+class KafkaHealthIndicator extends AbstractReactiveHealthIndicator {
 
     private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(2);
 

@@ -50,7 +50,7 @@ import tools.jackson.databind.ObjectMapper;
  * error in its headers, and consumption continues. A malformed record is not retried.
  */
 @Component
-public class NotificationConsumer implements SmartLifecycle {
+class NotificationConsumer implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(NotificationConsumer.class);
     private static final int MAX_EVENT_ID = 36;

@@ -9,10 +9,10 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Flux;
 
-/** {@code GET /api/v1/admin/notifications?userId=} (SPEC admin API); access: auth.AccessRules. */
+/** {@code GET /api/v1/admin/notifications?userId=} (SPEC admin API); access: auth.SecurityConfig, operators only. */
 @RestController
 @RequestMapping("/api/v1/admin/notifications")
-public class NotificationController {
+class NotificationController {
 
     /** Enough for any real user; keeps one response bounded. */
     static final int MAX_ITEMS = 1000;

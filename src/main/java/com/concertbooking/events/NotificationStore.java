@@ -12,7 +12,7 @@ import reactor.core.publisher.Mono;
 
 /** The {@code notification} table: one row per consumed event, unique on the event id. */
 @Repository
-public class NotificationStore {
+class NotificationStore {
 
     public record Notification(String eventId, String type, long userId, Long reservationId, Long paymentId,
                                Instant createdAt) {}

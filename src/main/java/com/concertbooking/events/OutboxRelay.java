@@ -38,7 +38,7 @@ import reactor.util.retry.Retry;
  * payments are unaffected. Delivery is at least once: a row whose ack was lost is sent again.
  */
 @Component
-public class OutboxRelay implements SmartLifecycle {
+class OutboxRelay implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(OutboxRelay.class);
     private static final int PURGE_CHUNK = 1000;

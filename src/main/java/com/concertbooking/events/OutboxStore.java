@@ -20,7 +20,7 @@ import reactor.core.publisher.Mono;
 
 /** The relay's access to the {@code outbox} table: claims, acknowledgements, purge and lag. */
 @Repository
-public class OutboxStore {
+class OutboxStore {
 
     /** A row claimed for sending. {@code topic} is the base topic name (without prefix). */
     public record Row(long id, String eventId, String topic, String key, String payload) {}

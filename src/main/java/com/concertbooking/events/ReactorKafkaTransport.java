@@ -11,7 +11,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
-import com.concertbooking.support.BookingProperties;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -51,7 +50,7 @@ import reactor.kafka.sender.SenderRecord;
  * scheduler of our own, never onto a Netty or Reactor parallel thread.
  */
 @Component
-public class ReactorKafkaTransport implements EventTransport, DisposableBean {
+class ReactorKafkaTransport implements EventTransport, DisposableBean {
 
     private final EventsProperties properties;
     private final Map<String, Object> common;
@@ -60,10 +59,10 @@ public class ReactorKafkaTransport implements EventTransport, DisposableBean {
     private final AtomicReference<Admin> adminClient = new AtomicReference<>();
     private final Mono<Admin> admin;
 
-    public ReactorKafkaTransport(BookingProperties booking, EventsProperties properties) {
+    public ReactorKafkaTransport(BrokerProperties broker, EventsProperties properties) {
         this.properties = properties;
         Map<String, Object> c = new HashMap<>();
-        c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, booking.kafka().bootstrapServers());
+        c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         // While the broker is down, reconnect at most every 5 s instead of flooding the log every 1 s.
         c.put(CommonClientConfigs.RECONNECT_BACKOFF_MS_CONFIG, 200);
         c.put(CommonClientConfigs.RECONNECT_BACKOFF_MAX_MS_CONFIG, 5_000);

@@ -18,7 +18,7 @@ import reactor.util.retry.Retry;
  * broker's auto-create defaults.
  */
 @Component
-public class TopicInitializer {
+class TopicInitializer {
 
     private static final Logger log = LoggerFactory.getLogger(TopicInitializer.class);
 

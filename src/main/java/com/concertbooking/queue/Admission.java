@@ -5,7 +5,7 @@ package com.concertbooking.queue;
  * or because nothing is left to buy, or CAP_FULL (as many passes active as the cap allows: waiting for seats to
  * free up). A wait estimate is only given while RUNNING.
  */
-public enum Admission {
+enum Admission {
     RUNNING, PAUSED, CAP_FULL;
 
     static Admission of(int admitPerTick, int maxActive, long active, boolean soldOut) {

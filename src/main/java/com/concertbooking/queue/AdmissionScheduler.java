@@ -5,7 +5,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
-import com.concertbooking.support.BookingProperties;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -25,7 +24,7 @@ import reactor.core.scheduler.Schedulers;
  * write wins; the others find it done).
  */
 @Component
-public class AdmissionScheduler implements SmartLifecycle {
+class AdmissionScheduler implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(AdmissionScheduler.class);
     static final Duration POLICY_SYNC = Duration.ofSeconds(5);
@@ -45,14 +44,14 @@ public class AdmissionScheduler implements SmartLifecycle {
     private volatile long lastPolicySync;
 
     public AdmissionScheduler(QueueStore store, QueueService queue, Sales sales, WaitEstimates waits, QueueMetrics metrics,
-                              BookingProperties properties) {
+                              QueueProperties properties) {
         this.store = store;
         this.queue = queue;
         this.sales = sales;
         this.waits = waits;
         this.metrics = metrics;
         // Half the tick: a late timer never makes a whole slot go by unclaimed.
-        this.period = Duration.ofMillis(Math.max(50, properties.queue().tick().toMillis() / 2));
+        this.period = Duration.ofMillis(Math.max(50, properties.tick().toMillis() / 2));
     }
 
     /** One pass over all concerts with a queue; results of the concerts this call admitted in or looked at. */

@@ -3,7 +3,7 @@ package com.concertbooking.queue;
 import com.concertbooking.auth.QueuePass;
 
 /** A live (WAITING or ACTIVE) queue token of the caller: what the queue's own routes act on (status, leave, stream). */
-public record LivePass(QueueService.Verified verified) implements QueuePass {
+record LivePass(QueueService.Verified verified) implements QueuePass {
 
     @Override
     public long userId() {

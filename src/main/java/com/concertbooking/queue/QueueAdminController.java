@@ -23,12 +23,12 @@ import org.springframework.web.bind.annotation.RestController;
 import reactor.core.publisher.Mono;
 
 /**
- * Operator control of one concert's queue (access: auth.AccessRules). A policy is stored in the database and
+ * Operator control of one concert's queue (access: auth.SecurityConfig, operators only). A policy is stored in the database and
  * cached in Redis (see {@link QueueStore#setPolicy}).
  */
 @RestController
 @RequestMapping("/api/v1/admin/queues")
-public class QueueAdminController {
+class QueueAdminController {
 
     /** SPEC 3: the operator's message is at most this many characters (code points). */
     static final int MAX_MESSAGE = 280;

@@ -29,7 +29,7 @@ import reactor.core.publisher.Mono;
 /** SPEC section 3 rows 7-10. Caller and pass parameters are resolved (and refused) before these run: see {@link QueuePasses}. */
 @RestController
 @RequestMapping("/api/v1/queues")
-public class QueueController {
+class QueueController {
 
     private final QueueService queue;
     private final QueueStreams streams;

@@ -21,7 +21,7 @@ import org.springframework.stereotype.Component;
  * counted as present.
  */
 @Component
-public class QueueMetrics {
+class QueueMetrics {
 
     private record ConcertMeters(AtomicLong waiting, AtomicLong active, AtomicLong waitTimeoutMs, Meter waitingGauge,
                                  Meter activeGauge) {}

@@ -138,6 +138,17 @@ public class QueueService {
         });
     }
 
+    /** A scheduled sale's times (SPEC 14). */
+    public record SaleTimes(Instant prequeueOpensAt, Instant opensAt) {}
+
+    /**
+     * Schedules a new concert's sale, inside the caller's transaction (the concert's creation): the pre-queue opens
+     * at {@code prequeueOpensAt}, or booking.sale.prequeue-window before {@code opensAt} when null.
+     */
+    public Mono<SaleTimes> scheduleSale(long concertId, Instant opensAt, Instant prequeueOpensAt) {
+        return sales.create(concertId, opensAt, prequeueOpensAt).map(s -> new SaleTimes(s.prequeueOpensAt(), s.opensAt()));
+    }
+
     /**
      * A fresh entry id: a version 7 UUID, random but for its first 48 bits, the join time in ms. The operator's
      * "oldest wait" reads the join time back from the front entry's id, so no extra Redis key is needed.

@@ -10,7 +10,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
-import com.concertbooking.support.BookingProperties;
+import com.concertbooking.support.LuaScript;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.io.ClassPathResource;
@@ -45,7 +45,7 @@ import reactor.core.publisher.Mono;
  * ({@link #concerts()}); a concert leaves that set when a tick finds its queue empty.
  */
 @Component
-public class QueueStore {
+class QueueStore {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStore.class);
     static final Duration TIMEOUT = Duration.ofSeconds(2);
@@ -75,42 +75,23 @@ public class QueueStore {
     private final ReactiveStringRedisTemplate redis;
     private final QueuePolicies policies;
     private final Sales sales;
-    private final BookingProperties.Queue defaults;
+    private final QueueProperties defaults;
     /** Concerts with queue traffic on this instance -> last touch (nanoTime), or GONE once forgotten. */
     private final Map<Long, AtomicLong> live = new ConcurrentHashMap<>();
     private final Map<Long, Mono<Void>> restoring = new ConcurrentHashMap<>();
     private final Map<Long, Mono<Void>> restoringSales = new ConcurrentHashMap<>();
     private volatile long lastRestoreFailureLog;
 
-    public QueueStore(ReactiveStringRedisTemplate redis, QueuePolicies policies, Sales sales, BookingProperties properties) {
+    public QueueStore(ReactiveStringRedisTemplate redis, QueuePolicies policies, Sales sales, QueueProperties properties) {
         this.redis = redis;
         this.policies = policies;
         this.sales = sales;
-        this.defaults = properties.queue();
+        this.defaults = properties;
     }
 
     @SuppressWarnings("rawtypes")
     private static RedisScript<List> script(String name) {
         return new LuaScript<>(source(name), List.class);
-    }
-
-    /**
-     * A script with its SHA-1 computed once. Spring's DefaultRedisScript takes a lock on every getSha1() call,
-     * which parks event-loop threads under load; run by EVALSHA, falling back to EVAL after a Redis restart.
-     */
-    record LuaScript<T>(String getScriptAsString, Class<T> getResultType, String getSha1) implements RedisScript<T> {
-        LuaScript(String source, Class<T> resultType) {
-            this(source, resultType, sha1(source));
-        }
-
-        private static String sha1(String source) {
-            try {
-                byte[] digest = java.security.MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8));
-                return java.util.HexFormat.of().formatHex(digest);
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 
     /**

@@ -19,7 +19,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
@@ -57,7 +56,7 @@ import reactor.util.retry.Retry;
  * renewed every {@link #RENEW_EVERY_MS} and released when the stream ends; a crashed instance's leases run out.
  */
 @Component
-public class QueueStreams implements SmartLifecycle {
+class QueueStreams implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(QueueStreams.class);
     static final Duration LOOP = Duration.ofMillis(100);
@@ -142,14 +141,14 @@ public class QueueStreams implements SmartLifecycle {
     private volatile long lastFailureLog;
 
     public QueueStreams(QueueStore store, QueueService service, Sales sales, QueueMetrics metrics, LettuceConnectionFactory connections,
-                        BookingProperties properties) {
+                        QueueProperties properties) {
         this.store = store;
         this.service = service;
         this.sales = sales;
         this.metrics = metrics;
         this.connections = connections;
-        this.defaultWaitTimeoutMs = properties.queue().waitingTimeout().toMillis();
-        this.maxStreamsPerToken = properties.queue().maxStreamsPerToken();
+        this.defaultWaitTimeoutMs = properties.waitingTimeout().toMillis();
+        this.maxStreamsPerToken = properties.maxStreamsPerToken();
         metrics.streams(open::get);
     }
 

@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.time.Instant;
 
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import jakarta.validation.Valid;
@@ -26,7 +25,7 @@ import reactor.core.publisher.Mono;
  * clock the queue's scripts decide by, so this page never disagrees with a join about whether the sale is open.
  */
 @RestController
-public class SaleController {
+class SaleController {
 
     /** A move must leave this much time before the current and the new opening (Redis time), so the cache lands first. */
     static final Duration MIN_LEAD = Duration.ofSeconds(5);
@@ -50,11 +49,11 @@ public class SaleController {
     private final Sales sales;
     private final Duration prequeueWindow;
 
-    public SaleController(QueueService queue, QueueStore store, Sales sales, BookingProperties properties) {
+    SaleController(QueueService queue, QueueStore store, Sales sales, SaleProperties properties) {
         this.queue = queue;
         this.store = store;
         this.sales = sales;
-        this.prequeueWindow = properties.sale().prequeueWindow();
+        this.prequeueWindow = properties.prequeueWindow();
     }
 
     @GetMapping("/api/v1/concerts/{concertId}/sale")

@@ -31,10 +31,10 @@ import reactor.core.publisher.Mono;
  * also by one conditional write, in the transaction that writes the {@code booking.sale.opened} event.
  */
 @Repository
-public class Sales {
+class Sales {
 
     /** A concert's schedule and fairness record; seed and cohort size stay null until drawn and opened. */
-    public record Sale(long concertId, Instant prequeueOpensAt, Instant opensAt, String seed, String commitment, Instant drawnAt,
+    record Sale(long concertId, Instant prequeueOpensAt, Instant opensAt, String seed, String commitment, Instant drawnAt,
                        Long cohortSize, Instant openedAt, long version) {
 
         boolean revealed() {
@@ -72,7 +72,10 @@ public class Sales {
     private final AsyncCache<Long, java.util.Optional<Sale>> recent = Caffeine.newBuilder().maximumSize(10_000)
             .expireAfterWrite(Duration.ofSeconds(1)).buildAsync();
 
-    public Sales(DatabaseClient db, ReactiveTransactionManager transactions, OutboxWriter outbox, Clock clock) {
+    private final java.time.Duration prequeueWindow;
+
+    Sales(DatabaseClient db, ReactiveTransactionManager transactions, OutboxWriter outbox, Clock clock, SaleProperties properties) {
+        this.prequeueWindow = properties.prequeueWindow();
         this.db = db;
         this.tx = Transactions.readCommitted(transactions);
         this.outbox = outbox;
@@ -90,7 +93,7 @@ public class Sales {
     }
 
     /** A concert's schedule; empty when it has none (on sale at once, in arrival order). */
-    public Mono<Sale> load(long concertId) {
+    Mono<Sale> load(long concertId) {
         return db.sql("SELECT " + COLUMNS + " FROM concert_sale WHERE concert_id = :id").bind("id", concertId).map(Sales::row).one();
     }
 
@@ -113,11 +116,18 @@ public class Sales {
                 .map(Sales::row).all();
     }
 
-    /** Schedules a new concert's sale; runs inside the caller's transaction (the concert's creation). */
-    public Mono<Void> create(long concertId, Instant prequeueOpensAt, Instant opensAt) {
+    /**
+     * Schedules a new concert's sale; runs inside the caller's transaction (the concert's creation). Without
+     * {@code prequeueOpensAt} the pre-queue opens booking.sale.prequeue-window before; times are kept to the
+     * millisecond, as Redis keeps them (the opening is decided there). Answers the times as stored.
+     */
+    Mono<Sale> create(long concertId, Instant opensAt, Instant prequeueOpensAt) {
+        Instant opens = opensAt.truncatedTo(ChronoUnit.MILLIS);
+        Instant pre = prequeueOpensAt != null ? prequeueOpensAt.truncatedTo(ChronoUnit.MILLIS) : opens.minus(prequeueWindow);
         return db.sql("INSERT INTO concert_sale (concert_id, prequeue_opens_at, opens_at, version) VALUES (:id, :pre, :opens, 1)")
-                .bind("id", concertId).bind("pre", TimeConfig.toDb(prequeueOpensAt)).bind("opens", TimeConfig.toDb(opensAt))
-                .fetch().rowsUpdated().then();
+                .bind("id", concertId).bind("pre", TimeConfig.toDb(pre)).bind("opens", TimeConfig.toDb(opens))
+                .fetch().rowsUpdated()
+                .thenReturn(new Sale(concertId, pre, opens, null, null, null, null, null, 1));
     }
 
     /**

@@ -6,7 +6,6 @@ import java.text.ParseException;
 import java.util.Date;
 
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
@@ -26,10 +25,9 @@ import org.springframework.stereotype.Component;
  * a token lives exactly as long as its entry in Redis, which the guard checks on every use.
  */
 @Component
-public class TokenCodec {
+class TokenCodec {
 
     private static final Logger log = LoggerFactory.getLogger(TokenCodec.class);
-    static final int MIN_SECRET_BYTES = 32;
     private static final JWSHeader HEADER = new JWSHeader.Builder(JWSAlgorithm.HS256).type(JOSEObjectType.JWT).build();
 
     public record Claims(long userId, long concertId, String entryId) {}
@@ -38,9 +36,10 @@ public class TokenCodec {
     private final MACVerifier verifier;
     private final byte[] secret;
 
-    public TokenCodec(BookingProperties properties) {
-        byte[] secret = secret(properties.token() == null ? null : properties.token().secret(),
-                properties.token() == null || properties.token().allowRandomSecret());
+    /** The secret is checked when {@link TokenProperties} are bound; a blank one (allowed in dev only) means a random one. */
+    public TokenCodec(TokenProperties properties) {
+        byte[] secret = properties.secret() == null || properties.secret().isBlank() ? randomSecret()
+                : properties.secret().getBytes(StandardCharsets.UTF_8);
         this.secret = secret;
         try {
             this.signer = new MACSigner(secret);
@@ -50,22 +49,12 @@ public class TokenCodec {
         }
     }
 
-    static byte[] secret(String configured, boolean allowRandom) {
-        if ((configured == null || configured.isBlank()) && !allowRandom) {
-            throw new IllegalStateException("booking.token.secret must be set (at least " + MIN_SECRET_BYTES + " bytes, not blank)");
-        }
-        if (configured == null || configured.isBlank()) {
-            log.warn("booking.token.secret is empty: using a random secret for this run; tokens die on restart and "
-                    + "are not accepted by other instances (set it in production)");
-            byte[] random = new byte[MIN_SECRET_BYTES];
-            new SecureRandom().nextBytes(random);
-            return random;
-        }
-        byte[] bytes = configured.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length < MIN_SECRET_BYTES) {
-            throw new IllegalStateException("booking.token.secret must be at least " + MIN_SECRET_BYTES + " bytes (HS256)");
-        }
-        return bytes;
+    private static byte[] randomSecret() {
+        log.warn("booking.token.secret is empty: using a random secret for this run; tokens die on restart and "
+                + "are not accepted by other instances (set it in production)");
+        byte[] random = new byte[TokenProperties.MIN_SECRET_BYTES];
+        new SecureRandom().nextBytes(random);
+        return random;
     }
 
     /** A key for another purpose (queue IDs), derived from the token secret: HMAC-SHA256(secret, purpose). */

@@ -7,7 +7,6 @@ import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
-import com.concertbooking.support.BookingProperties;
 import org.springframework.stereotype.Component;
 
 /**
@@ -22,9 +21,9 @@ class WaitEstimates {
     private final Duration tick;
     private final Map<Long, AdmissionRate> rates = new ConcurrentHashMap<>();
 
-    WaitEstimates(Clock clock, BookingProperties properties) {
+    WaitEstimates(Clock clock, QueueProperties properties) {
         this.clock = clock;
-        this.tick = properties.queue().tick();
+        this.tick = properties.tick();
     }
 
     /** Every admission step this instance runs for a concert, won or lost, feeds its rate. */

@@ -13,7 +13,7 @@ import reactor.core.publisher.Mono;
 /** Refuses a declared oversized body before reading it; chunked bodies are capped by the codec limit. */
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE)
-public class BodySizeFilter implements WebFilter {
+class BodySizeFilter implements WebFilter {
 
     private final long limit;
 

@@ -47,7 +47,7 @@ import tools.jackson.databind.ObjectMapper;
  */
 @Component
 @Order(-2)
-public class ProblemExceptionHandler implements WebExceptionHandler {
+class ProblemExceptionHandler implements WebExceptionHandler {
 
     private static final Logger log = LoggerFactory.getLogger(ProblemExceptionHandler.class);
     public static final MediaType PROBLEM_JSON = MediaType.APPLICATION_PROBLEM_JSON;

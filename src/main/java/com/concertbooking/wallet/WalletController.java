@@ -20,7 +20,7 @@ import reactor.core.publisher.Mono;
 
 @RestController
 @RequestMapping("/api/v1")
-public class WalletController {
+class WalletController {
 
     public static final long MAX_CHARGE = 10_000_000L;
 

@@ -3,7 +3,6 @@ package com.concertbooking.admin;
 import java.util.List;
 import java.util.Map;
 
-import com.concertbooking.auth.SecurityConfig;
 import com.concertbooking.support.IntegrationTest;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -99,7 +98,7 @@ class AdminApiTest extends IntegrationTest {
         for (String key : new String[] {null, "", "wrong-key"}) {
             var spec = web.post().uri("/api/v1/admin/users").contentType(MediaType.APPLICATION_JSON);
             if (key != null) {
-                spec = spec.header(SecurityConfig.ADMIN_KEY_HEADER, key);
+                spec = spec.header(ADMIN_KEY_HEADER, key);
             }
             spec.bodyValue(Map.of("username", unique("x"))).exchange()
                     .expectStatus().isUnauthorized()
@@ -109,7 +108,7 @@ class AdminApiTest extends IntegrationTest {
     }
 
     private org.springframework.test.web.reactive.server.WebTestClient admin() {
-        return web.mutate().defaultHeader(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY).build();
+        return web.mutate().defaultHeader(ADMIN_KEY_HEADER, ADMIN_KEY).build();
     }
 
     private Long concerts() {

@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 import com.concertbooking.queue.QueueTestSupport;
+import com.concertbooking.support.IdSpellings;
 import com.concertbooking.auth.QueuePass;
 import com.concertbooking.support.ErrorCode;
 import net.jqwik.api.Arbitraries;
@@ -26,7 +27,7 @@ import reactor.netty.http.client.HttpClient;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * SPEC 11: bad input of any kind gets a 4xx problem+json with a SPEC code, never a 5xx or a stack trace. The operations
+ * SPEC 11 and 3: bad input of any kind gets a 4xx problem+json with a SPEC code, never a 5xx or a stack trace. The operations
  * come from the OpenAPI document the service serves; for each one, jqwik's generators produce malformed requests
  * (wrong types, huge and negative numbers, unicode, missing, extra and duplicate fields, truncated JSON, bad and foreign
  * tokens, odd paths), a bounded number per operation; a failure names the exact request, so it replays.
@@ -38,7 +39,25 @@ class BadInputFuzzTest extends QueueTestSupport {
     static final Set<String> SPEC_CODES = Arrays.stream(ErrorCode.values()).filter(c -> c != ErrorCode.INTERNAL_ERROR)
             .map(Enum::name).collect(Collectors.toSet());
 
-    record Operation(HttpMethod method, String path, List<String> queryParameters, List<String> bodyFields) {}
+    /**
+     * An operation of the document: its query parameters, its body's fields with their schema types, and who may call
+     * it (its security: empty for public, accessToken for fans, adminKey for operators).
+     */
+    record Operation(HttpMethod method, String path, List<String> queryParameters, List<String> bodyFields, Map<String, String> fieldTypes,
+                     String security) {
+
+        boolean operators() {
+            return security.contains("adminKey");
+        }
+
+        boolean fans() {
+            return security.contains("accessToken") && !operators();
+        }
+
+        boolean pass() {
+            return security.contains("queueToken");
+        }
+    }
 
     record Case(String path, String query, MediaType contentType, String body, Map<String, String> headers) {}
 
@@ -88,6 +107,145 @@ class BadInputFuzzTest extends QueueTestSupport {
         assertThat(failures).as("answers that were a 5xx, not a problem, or carried a stack trace").isEmpty();
     }
 
+    /**
+     * Fuzz the class, not the instance (issue 16): every id parameter of every operation of the document (path, query,
+     * body: names ending in {@code Id}) is sent in each non-canonical spelling of a valid id, and where a fan acts,
+     * as another fan's user id or reservation, or a date of another concert than the queue pass's, with the rest of
+     * the request valid and the caller's own credentials. Each spelling must be 400, each foreign id 403, and
+     * nothing may change in the database.
+     */
+    @Test
+    void everyIdIsReadOneWayAndEveryForeignIdIsRefused() {
+        long fan = createUser(1_000_000);
+        long victim = createUser(500_000);
+        var concert = createConcert(12);
+        var other = createConcert(12);
+        String fanPass = activeToken(fan, concert.concertId());
+        long own = holdWith(fanPass, concert.firstDateId(), 1);
+        String victimPass = activeToken(victim, concert.concertId());
+        long victims = holdWith(victimPass, concert.firstDateId(), 2);
+        payWith(victimPass, victims);
+        Map<String, Long> ours = Map.of("userId", fan, "concertId", concert.concertId(), "concertDateId", concert.firstDateId(),
+                "reservationId", own);
+        Map<String, Long> foreign = Map.of("userId", victim, "reservationId", victims, "concertDateId", other.firstDateId());
+        String state = "SELECT CONCAT_WS(' | ',"
+                + " (SELECT GROUP_CONCAT(id, ':', balance ORDER BY id) FROM users WHERE id IN (" + fan + "," + victim + ")),"
+                + " (SELECT GROUP_CONCAT(id, ':', status ORDER BY id) FROM reservation WHERE user_id IN (" + fan + "," + victim + ")),"
+                + " (SELECT GROUP_CONCAT(concert_date_id, '/', seat_number, ':', status ORDER BY concert_date_id, seat_number) FROM seat"
+                + "  WHERE concert_date_id IN (" + concert.firstDateId() + "," + other.firstDateId() + ")),"
+                + " (SELECT COUNT(*) FROM payment WHERE user_id IN (" + fan + "," + victim + ")))";
+        String before = database.sql(state).map(r -> r.get(0, String.class)).one().block();
+
+        WebClient client = WebClient.builder().clientConnector(new ReactorClientHttpConnector(HttpClient.create()
+                .responseTimeout(java.time.Duration.ofSeconds(20)))).build();
+        List<String> failures = new ArrayList<>();
+        int sent = 0, operationsWithIds = 0;
+        for (Operation operation : operations()) {
+            if (operation.path().endsWith("/queues/stream")) {
+                continue; // takes no id; a valid request would open an endless stream
+            }
+            Map<String, String> headers = new LinkedHashMap<>();
+            if (operation.operators()) {
+                headers.put(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY);
+            } else {
+                headers.put(HttpHeaders.AUTHORIZATION, bearerFor(fan));
+                headers.put(QueuePass.HEADER, fanPass);
+            }
+            List<String[]> ids = idParameters(operation);
+            operationsWithIds += ids.isEmpty() ? 0 : 1;
+            for (String[] id : ids) {
+                String where = id[0], name = id[1];
+                long value = ours.getOrDefault(name, 1L);
+                for (String spelling : where.equals("body") ? IdSpellings.inJson(value) : IdSpellings.inUrl(value)) {
+                    sent++;
+                    String outcome = exchange(client, operation, headers, Map.of(name, spelling), ours);
+                    if (!outcome.startsWith("400 VALIDATION_FAILED") && !outcome.startsWith("400 REQUEST_REJECTED")) {
+                        failures.add(operation.method() + " " + operation.path() + " " + where + " " + name + "=" + spelling + " -> " + outcome);
+                    }
+                }
+                if (operation.fans() && foreign.containsKey(name) && (!name.equals("concertDateId") || operation.pass())) {
+                    sent++;
+                    String outcome = exchange(client, operation, headers, Map.of(name, Long.toString(foreign.get(name))), ours);
+                    if (!outcome.startsWith("403 FORBIDDEN")) {
+                        failures.add(operation.method() + " " + operation.path() + " " + where + " " + name + " of another -> " + outcome);
+                    }
+                }
+            }
+        }
+        System.out.println("id fuzz: " + sent + " requests over " + operationsWithIds + " operations with ids");
+        assertThat(operationsWithIds).as("operations naming an id").isGreaterThanOrEqualTo(14);
+        assertThat(failures).as("ids read in another spelling, or another's id not refused").isEmpty();
+        assertThat(database.sql(state).map(r -> r.get(0, String.class)).one().block()).as("balances, reservations, seats, payments")
+                .isEqualTo(before);
+    }
+
+    /** The operation's ids: {where, name} for path variables, query parameters and body fields whose name ends in Id. */
+    private static List<String[]> idParameters(Operation operation) {
+        List<String[]> ids = new ArrayList<>();
+        var variables = java.util.regex.Pattern.compile("\\{([^}]+)}").matcher(operation.path());
+        while (variables.find()) {
+            if (variables.group(1).endsWith("Id")) {
+                ids.add(new String[] {"path", variables.group(1)});
+            }
+        }
+        operation.queryParameters().stream().filter(q -> q.endsWith("Id")).forEach(q -> ids.add(new String[] {"query", q}));
+        operation.fieldTypes().keySet().stream().filter(f -> f.endsWith("Id")).forEach(f -> ids.add(new String[] {"body", f}));
+        return ids;
+    }
+
+    /**
+     * A valid request of this operation (the caller's own ids, plausible values elsewhere) but for {@code changed}
+     * (raw: URL-encoded for a path or query, JSON for a body field); answers "status CODE".
+     */
+    private String exchange(WebClient client, Operation operation, Map<String, String> headers, Map<String, String> changed, Map<String, Long> ours) {
+        var variables = java.util.regex.Pattern.compile("\\{([^}]+)}").matcher(operation.path());
+        StringBuilder path = new StringBuilder();
+        while (variables.find()) {
+            String name = variables.group(1);
+            variables.appendReplacement(path, java.util.regex.Matcher.quoteReplacement(
+                    changed.getOrDefault(name, Long.toString(ours.getOrDefault(name, 1L)))));
+        }
+        variables.appendTail(path);
+        StringBuilder query = new StringBuilder();
+        for (String name : operation.queryParameters()) {
+            String value = changed.containsKey(name) ? changed.get(name) : name.endsWith("Id") ? Long.toString(ours.getOrDefault(name, 1L))
+                    : switch (name) {
+                        case "status" -> "all";
+                        case "page" -> "0";
+                        case "size" -> "20";
+                        default -> null;
+                    };
+            if (value != null) {
+                query.append(query.isEmpty() ? "?" : "&").append(name).append('=').append(value);
+            }
+        }
+        String body = null;
+        if (!operation.fieldTypes().isEmpty()) {
+            List<String> members = new ArrayList<>();
+            operation.fieldTypes().forEach((field, type) -> {
+                String value = changed.containsKey(field) ? changed.get(field)
+                        : field.endsWith("Id") ? Long.toString(ours.getOrDefault(field, 1L))
+                        : switch (type) {
+                            case "integer" -> field.equals("seatNumber") ? "3" : field.equals("amount") ? "1000" : "1";
+                            case "string" -> "\"x\"";
+                            case "boolean" -> "false";
+                            default -> null;
+                        };
+                if (value != null) {
+                    members.add(quoted(field) + ":" + value);
+                }
+            });
+            body = "{" + String.join(",", members) + "}";
+        }
+        var spec = client.method(operation.method()).uri(java.net.URI.create("http://127.0.0.1:" + port + path + query));
+        headers.forEach(spec::header);
+        var ready = body == null ? spec : spec.contentType(MediaType.APPLICATION_JSON).bodyValue(body.getBytes(StandardCharsets.UTF_8));
+        return ready.exchangeToMono(response -> response.bodyToMono(String.class).defaultIfEmpty("").map(text -> {
+            var code = java.util.regex.Pattern.compile("\"code\":\"([A-Z_]+)\"").matcher(text);
+            return response.statusCode().value() + (code.find() ? " " + code.group(1) : "") + " " + abbreviate(text);
+        })).block(java.time.Duration.ofSeconds(30));
+    }
+
     /** The operations of the served OpenAPI document, with their query parameters and body fields. */
     @SuppressWarnings("unchecked")
     private List<Operation> operations() {
@@ -109,16 +267,20 @@ class BadInputFuzzTest extends QueueTestSupport {
                 }
             }
             List<String> fields = new ArrayList<>();
+            Map<String, String> types = new LinkedHashMap<>();
             Object requestBody = ((Map<String, Object>) op).get("requestBody");
             if (requestBody != null) {
                 String ref = String.valueOf(requestBody).replaceAll(".*#/components/schemas/([A-Za-z0-9_]+).*", "$1");
                 Map<String, Object> schema = (Map<String, Object>) schemas.getOrDefault(ref, Map.of());
-                fields.addAll(((Map<String, Object>) schema.getOrDefault("properties", Map.of())).keySet());
+                ((Map<String, Map<String, Object>>) schema.getOrDefault("properties", Map.of()))
+                        .forEach((field, property) -> types.put(field, String.valueOf(property.getOrDefault("type", "object"))));
+                fields.addAll(types.keySet());
                 if (fields.isEmpty()) {
                     fields.add("value");
                 }
             }
-            operations.add(new Operation(HttpMethod.valueOf(method.toUpperCase()), path, query, fields));
+            operations.add(new Operation(HttpMethod.valueOf(method.toUpperCase()), path, query, fields, types,
+                    String.valueOf(((Map<String, Object>) op).getOrDefault("security", List.of()))));
         }));
         return operations;
     }

@@ -49,8 +49,8 @@ class IdSpellingAttackTest extends QueueTestSupport {
         long attacker = createUser(500_000);
         var concert = createConcert(5);
         String victimPass = activeToken(victim, concert.concertId());
-        long reservation = hold(victimPass, victim, concert.firstDateId(), 1);
-        pay(victimPass, victim, reservation);
+        long reservation = holdWith(victimPass, concert.firstDateId(), 1);
+        payWith(victimPass, reservation);
         long victimBalance = balanceOf(victim);
         Map<String, String> asAttacker = Map.of(HttpHeaders.AUTHORIZATION, bearerFor(attacker));
 
@@ -100,7 +100,7 @@ class IdSpellingAttackTest extends QueueTestSupport {
         var concert = createConcert(5);
         String pass = activeToken(fan, concert.concertId());
         long date = concert.firstDateId();
-        long held = hold(pass, fan, date, 5);
+        long held = holdWith(pass, date, 5);
         Map<String, String> headers = Map.of(HttpHeaders.AUTHORIZATION, bearerFor(fan), QueuePass.HEADER, pass);
         for (String u : IdSpellings.inJson(fan)) {
             expect400(raw("POST", "/api/v1/reservations", "{\"userId\":" + u + ",\"concertDateId\":" + date + ",\"seatNumber\":1}", headers), u);
@@ -147,15 +147,4 @@ class IdSpellingAttackTest extends QueueTestSupport {
         return database.sql(sql).map(r -> String.valueOf(r.get(0))).one().block();
     }
 
-    private long hold(String token, long userId, long dateId, int seatNumber) {
-        Map<?, ?> body = withQueueToken(token).post().uri("/api/v1/reservations").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", userId, "concertDateId", dateId, "seatNumber", seatNumber))
-                .exchange().expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody();
-        return ((Number) body.get("reservationId")).longValue();
-    }
-
-    private void pay(String token, long userId, long reservationId) {
-        withQueueToken(token).post().uri("/api/v1/payments/pay").contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(Map.of("userId", userId, "reservationId", reservationId)).exchange().expectStatus().isOk();
-    }
 }

@@ -27,6 +27,9 @@ class LoginTest extends IntegrationTest {
     @Autowired
     Passwords passwords;
 
+    @Autowired
+    DevIssuer devIssuer;
+
     private record Account(long userId, String username, String password) {}
 
     private Account account(long balance) {
@@ -123,6 +126,72 @@ class LoginTest extends IntegrationTest {
         login(other.username(), other.password()).expectStatus().isOk();
     }
 
+    /**
+     * Issue 16: the per-username limit counted the name's bytes while the account was found under a collation that
+     * folds case, trailing spaces, accents and widths, so a locked account signed in as "name ", "nåme" or "ｎａｍｅ".
+     * Now such spellings are no username at all (400), and the limit counts the account: the same name in other
+     * letter case is the same account, still locked.
+     */
+    @Test
+    void theLimitCountsTheAccountHoweverItsNameIsWritten() {
+        Account fan = account(0);
+        for (int i = 0; i < 5; i++) {
+            login(fan.username(), "wrong-password-" + i).expectStatus().isUnauthorized();
+        }
+        String name = fan.username();
+        for (String spelling : new String[] {name + " ", " " + name, name + "\t", name + "\u0000", name.replace('o', '\u00f3'),
+                name.replace("o", "o\u0301"), fullwidth(name), name.replace('-', '\u2010')}) {
+            login(spelling, fan.password()).expectStatus().isBadRequest()
+                    .expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
+        }
+        login(name.toUpperCase(), fan.password()).expectStatus().isEqualTo(429).expectHeader().exists(HttpHeaders.RETRY_AFTER);
+        login(name, fan.password()).expectStatus().isEqualTo(429);
+    }
+
+    /** Count first, then check: 20 wrong passwords at once get 5 checks (401) and 15 refusals (429), not 20 checks. */
+    @Test
+    void parallelGuessesStopAtTheLimit() {
+        Account fan = account(0);
+        String address = "auth:login:{addr:127.0.0.1}";
+        redis.delete(address).block(Duration.ofSeconds(5));
+        try {
+            var client = racingClient();
+            java.util.List<Integer> statuses = reactor.core.publisher.Flux.range(0, 20)
+                    .flatMap(i -> client.post().uri("/api/v1/auth/login").contentType(MediaType.APPLICATION_JSON)
+                            .bodyValue("{\"username\":\"" + fan.username() + "\",\"password\":\"guess-number-" + i + "\"}")
+                            .exchangeToMono(r -> r.releaseBody().thenReturn(r.statusCode().value())), 20)
+                    .collectList().block(Duration.ofSeconds(60));
+            assertThat(statuses).filteredOn(s -> s == 401).as("guesses checked").hasSize(5);
+            assertThat(statuses).filteredOn(s -> s == 429).as("guesses refused unchecked").hasSize(15);
+            login(fan.username(), fan.password()).expectStatus().isEqualTo(429);
+        } finally {
+            redis.delete(address).block(Duration.ofSeconds(5)); // other tests sign in from this address too
+        }
+    }
+
+    /** SPEC 11: passwords are 8 to 72 bytes (bcrypt's limit); a 100-byte password was a 500 from the encoder. */
+    @Test
+    void passwordsAreEightToSeventyTwoBytes() {
+        for (String password : new String[] {"x".repeat(100), "x".repeat(73), "\u00e9".repeat(37), "x".repeat(7), "\u00e9".repeat(3)}) {
+            asAdmin().post().uri("/api/v1/admin/users").contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(Map.of("username", unique("pw"), "password", password)).exchange()
+                    .expectStatus().isBadRequest().expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
+            login(unique("nobody"), password).expectStatus().isBadRequest();
+        }
+        for (String password : new String[] {"x".repeat(72), "\u00e9".repeat(36), "x".repeat(8)}) {
+            String name = unique("pw");
+            asAdmin().post().uri("/api/v1/admin/users").contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(Map.of("username", name, "password", password)).exchange().expectStatus().isCreated();
+            login(name, password).expectStatus().isOk();
+        }
+    }
+
+    private static String fullwidth(String ascii) {
+        StringBuilder out = new StringBuilder();
+        ascii.chars().forEach(c -> out.append((char) (c > 0x20 && c < 0x7f ? c - 0x21 + 0xFF01 : c)));
+        return out.toString();
+    }
+
     @Test
     void loginsAreThrottledPerClientAddress() {
         String key = "auth:login:{addr:127.0.0.1}";
@@ -155,7 +224,7 @@ class LoginTest extends IntegrationTest {
                 .doesNotContainKeys("d", "p", "q", "dp", "dq", "qi");
         @SuppressWarnings("unchecked")
         var set = com.nimbusds.jose.jwk.JWKSet.parse((Map<String, Object>) jwks);
-        var token = com.nimbusds.jwt.SignedJWT.parse(accessToken(createUser(0)));
+        var token = com.nimbusds.jwt.SignedJWT.parse(devIssuer.mintNow(createUser(0), null).accessToken());
         assertThat(token.getHeader().getKeyID()).isEqualTo(key.get("kid"));
         assertThat(token.verify(new com.nimbusds.jose.crypto.RSASSAVerifier(((com.nimbusds.jose.jwk.RSAKey) set.getKeys().get(0)).toRSAPublicKey())))
                 .isTrue();
@@ -189,7 +258,7 @@ class LoginTest extends IntegrationTest {
         asAdmin().post().uri("/api/v1/admin/users").contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("username", fan.username().toUpperCase(), "password", "another-password")).exchange()
                 .expectStatus().isEqualTo(409).expectBody().jsonPath("$.code").isEqualTo("USERNAME_TAKEN");
-        for (Object name : new Object[] {"ab", "has space", "x".repeat(101), "", 5}) {
+        for (Object name : new Object[] {"ab", "has space", "x".repeat(65), "x".repeat(101), "", 5, "caf\u00e9", "\uFF46\uFF41\uFF4E"}) {
             asAdmin().post().uri("/api/v1/admin/users").contentType(MediaType.APPLICATION_JSON)
                     .bodyValue(Map.of("username", name, "password", "long-enough")).exchange()
                     .expectStatus().isBadRequest().expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");

@@ -11,7 +11,6 @@ import java.util.function.UnaryOperator;
 
 import com.concertbooking.queue.QueueService;
 import com.concertbooking.queue.TestPasses;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.TimeConfig;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -29,9 +28,7 @@ import org.springframework.context.annotation.Import;
 import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
-import org.springframework.stereotype.Controller;
 import org.springframework.test.web.reactive.server.WebTestClient;
-import org.springframework.web.reactive.config.WebFluxConfigurer;
 import org.springframework.web.reactive.result.method.RequestMappingInfo;
 import org.springframework.web.reactive.result.method.annotation.RequestMappingHandlerMapping;
 import reactor.core.publisher.Flux;
@@ -50,8 +47,8 @@ import static org.springframework.security.test.web.reactive.server.SecurityMock
  * (The whole application's routes, actuator and static files included, are walked by {@link AccessControlTest}.)
  */
 @WebFluxTest
-@Import({SecurityConfig.class, DevIssuer.class, TimeConfig.class, RouteAccessTest.MockCollaborators.class})
-@EnableConfigurationProperties({AuthProperties.class, BookingProperties.class})
+@Import({SecurityConfig.class, DevIssuer.class, Throttle.class, TimeConfig.class, RouteAccessTest.MockCollaborators.class})
+@EnableConfigurationProperties({AuthProperties.class, AdminProperties.class})
 class RouteAccessTest {
 
     /** How SPEC 3 opens a route: to anyone, to a fan, to a fan for their own user id only, to operators. */
@@ -196,8 +193,9 @@ class RouteAccessTest {
     }
 
     /**
-     * Mocks for what the slice's controllers and resolvers need and the slice does not hold (stores, services,
-     * clients), whatever they are: reactive methods answer empty, fluent ones another such mock.
+     * Mocks for what the slice's beans of ours (controllers, resolvers, the security chain's helpers) need and the slice
+     * does not hold (stores, services, clients), whatever they are: reactive methods answer empty, fluent ones another
+     * such mock.
      */
     static class MockCollaborators implements BeanFactoryPostProcessor {
 
@@ -206,15 +204,19 @@ class RouteAccessTest {
             for (String name : beanFactory.getBeanDefinitionNames()) {
                 Class<?> type = beanFactory.getType(name, false);
                 if (type == null || !type.getName().startsWith("com.concertbooking.")
-                        || !(AnnotatedElementUtils.hasAnnotation(type, Controller.class) || WebFluxConfigurer.class.isAssignableFrom(type))) {
+                        || AnnotatedElementUtils.hasAnnotation(type, ConfigurationProperties.class)) {
                     continue;
                 }
                 for (Constructor<?> constructor : type.getDeclaredConstructors()) {
-                    for (Class<?> dependency : constructor.getParameterTypes()) {
-                        if (dependency != ObjectProvider.class && !AnnotatedElementUtils.hasAnnotation(dependency, ConfigurationProperties.class)
-                                && beanFactory.getBeanNamesForType(dependency, true, false).length == 0) {
-                            beanFactory.registerSingleton(dependency.getName(), Mockito.mock(dependency, EMPTY));
+                    for (java.lang.reflect.Parameter parameter : constructor.getParameters()) {
+                        Class<?> dependency = parameter.getType();
+                        if (dependency.isPrimitive() || dependency.getName().startsWith("java.") || Modifier.isFinal(dependency.getModifiers())
+                                || dependency == ObjectProvider.class || parameter.isAnnotationPresent(org.springframework.beans.factory.annotation.Value.class)
+                                || AnnotatedElementUtils.hasAnnotation(dependency, ConfigurationProperties.class)
+                                || beanFactory.getBeanNamesForType(dependency, true, false).length > 0) {
+                            continue;
                         }
+                        beanFactory.registerSingleton(dependency.getName(), Mockito.mock(dependency, EMPTY));
                     }
                 }
             }

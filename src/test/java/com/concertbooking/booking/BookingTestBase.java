@@ -92,6 +92,19 @@ public abstract class BookingTestBase extends QueueTestSupport {
         return call.map(v -> "OK").onErrorResume(ApiException.class, e -> Mono.just(e.code().name())).block();
     }
 
+    /** Cancels as the owner would (for tests of other packages: the service is this package's). */
+    protected Reservation cancel(long reservationId, long userId) {
+        return reservations.cancel(reservationId, userId).block(java.time.Duration.ofSeconds(10));
+    }
+
+    /** One pass of the hold sweeper (disabled in tests), as its background loop would run it. */
+    protected int sweepExpiredHolds() {
+        return sweeper.sweep().block(java.time.Duration.ofSeconds(10));
+    }
+
+    @Autowired
+    private HoldSweeper sweeper;
+
     protected long balance(long userId) {
         return db.sql("SELECT balance FROM users WHERE id = :id").bind("id", userId).map(r -> r.get("balance", Long.class)).one().block();
     }

@@ -122,9 +122,7 @@ class ReservationExpiryTest extends BookingTestBase {
         long user = createUser(0);
         CreatedConcert concert = createConcert(2);
         Reservation r = hold(user, concert, 2);
-        var reservationSettings = new com.concertbooking.support.BookingProperties.Reservation(Duration.ofSeconds(2), Duration.ofMillis(200), 50, true, 4, 4);
-        var enabled = new com.concertbooking.support.BookingProperties(properties.queue(), reservationSettings, properties.token(),
-                properties.admin(), properties.kafka(), properties.demoData(), properties.sale());
+        var enabled = new ReservationProperties(Duration.ofSeconds(2), Duration.ofMillis(200), 50, true, 4, 4);
         HoldSweeper loop = new HoldSweeper(reservations, enabled);
         loop.start();
         try {
@@ -139,9 +137,6 @@ class ReservationExpiryTest extends BookingTestBase {
         assertThat(seat(r.seatId())).containsEntry("status", "AVAILABLE");
         assertThat(outboxTypes(r.reservationId())).containsExactly("reservation-expired");
     }
-
-    @Autowired
-    com.concertbooking.support.BookingProperties properties;
 
     private static void sleepUntil(Instant when) throws InterruptedException {
         long millis = Duration.between(Instant.now(), when).toMillis();

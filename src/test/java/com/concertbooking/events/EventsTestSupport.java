@@ -5,9 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import com.concertbooking.auth.SecurityConfig;
 import com.concertbooking.auth.QueuePass;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.IntegrationTest;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.http.HttpHeaders;
@@ -29,12 +27,12 @@ abstract class EventsTestSupport extends IntegrationTest {
     @Autowired
     protected EventsProperties events;
     @Autowired
-    protected BookingProperties booking;
+    protected BrokerProperties broker;
     @Autowired
     protected ObjectMapper json;
 
     protected String bootstrap() {
-        return booking.kafka().bootstrapServers();
+        return broker.bootstrapServers();
     }
 
     protected String paymentTopic() {
@@ -85,7 +83,7 @@ abstract class EventsTestSupport extends IntegrationTest {
     protected record Paid(long userId, long reservationId, long paymentId, long concertDateId, int seatNumber, long amount) {}
 
     private org.springframework.test.web.reactive.server.WebTestClient admin() {
-        return web.mutate().defaultHeader(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY).build();
+        return web.mutate().defaultHeader(ADMIN_KEY_HEADER, ADMIN_KEY).build();
     }
 
     /** Stops timed admissions of a concert: tests admit explicitly. */

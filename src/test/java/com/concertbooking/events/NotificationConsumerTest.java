@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-import com.concertbooking.auth.SecurityConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
@@ -72,14 +71,14 @@ class NotificationConsumerTest extends EventsTestSupport {
     void theNotificationListNeedsTheAdminKeyAndAValidUserId() {
         web.get().uri("/api/v1/admin/notifications?userId=1").exchange().expectStatus().isUnauthorized();
         for (String bad : List.of("abc", "0", "-5", "99999999999999999999")) {
-            web.get().uri("/api/v1/admin/notifications?userId=" + bad).header(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY)
+            web.get().uri("/api/v1/admin/notifications?userId=" + bad).header(ADMIN_KEY_HEADER, ADMIN_KEY)
                     .exchange().expectStatus().isBadRequest()
                     .expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_PROBLEM_JSON)
                     .expectBody().jsonPath("$.code").isEqualTo("VALIDATION_FAILED");
         }
-        web.get().uri("/api/v1/admin/notifications").header(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY)
+        web.get().uri("/api/v1/admin/notifications").header(ADMIN_KEY_HEADER, ADMIN_KEY)
                 .exchange().expectStatus().isBadRequest();
-        web.get().uri("/api/v1/admin/notifications?userId={id}", createUser(0)).header(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY)
+        web.get().uri("/api/v1/admin/notifications?userId={id}", createUser(0)).header(ADMIN_KEY_HEADER, ADMIN_KEY)
                 .exchange().expectStatus().isOk().expectBody().json("[]");
     }
 }

@@ -11,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import com.concertbooking.events.OutboxWriter.EventType;
-import com.concertbooking.auth.SecurityConfig;
 import com.concertbooking.support.TimeConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
@@ -69,7 +68,7 @@ class OutboxRelayTest extends EventsTestSupport {
 
         // And through the admin API: one notification for this user.
         List<?> listed = web.get().uri("/api/v1/admin/notifications?userId={id}", userId)
-                .header(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY)
+                .header(ADMIN_KEY_HEADER, ADMIN_KEY)
                 .exchange().expectStatus().isOk()
                 .expectBody(List.class).returnResult().getResponseBody();
         assertThat(listed).hasSize(1);

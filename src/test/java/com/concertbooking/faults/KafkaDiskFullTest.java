@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import com.concertbooking.events.KafkaBrokerProcess;
-import com.concertbooking.events.OutboxRelay;
 import com.concertbooking.fleet.Http;
 import com.concertbooking.fleet.Http.Reply;
 import com.concertbooking.support.TestInfrastructure;
@@ -64,8 +63,6 @@ class KafkaDiskFullTest extends FaultTestSupport {
     @Autowired
     ConfigurableApplicationContext applicationContext;
     @Autowired
-    OutboxRelay relay;
-    @Autowired
     MeterRegistry meters;
 
     static boolean separated;
@@ -101,7 +98,7 @@ class KafkaDiskFullTest extends FaultTestSupport {
         List<Reply> answers = new ArrayList<>();
         // Before: delivery works end to end.
         answers.add(payUntilDefinitive(http, fans.get(0), Duration.ofSeconds(30), t0, seen));
-        LocalProcesses.await(Duration.ofSeconds(60), "first event delivered", () -> relayUnsent() == 0 && !relay.status().failing());
+        LocalProcesses.await(Duration.ofSeconds(60), "first event delivered", () -> relayUnsent() == 0 && !relayFailing());
 
         long written = disk.fill();
         long filledAt = System.currentTimeMillis() - t0;
@@ -110,7 +107,7 @@ class KafkaDiskFullTest extends FaultTestSupport {
         for (Fan fan : fans.subList(1, 31)) {
             answers.add(payUntilDefinitive(http, fan, Duration.ofSeconds(30), t0, seen));
         }
-        LocalProcesses.await(Duration.ofSeconds(60), "the relay reports the failure", () -> relay.status().failing());
+        LocalProcesses.await(Duration.ofSeconds(60), "the relay reports the failure", () -> relayFailing());
         long detectedAt = System.currentTimeMillis() - t0;
         assertThat(meters.get("booking.outbox.relay.failing").gauge().value()).isEqualTo(1.0);
         LocalProcesses.await(Duration.ofSeconds(10), "outbox lag visible", () -> relayUnsent() >= 30);
@@ -131,7 +128,7 @@ class KafkaDiskFullTest extends FaultTestSupport {
             broker.start();
         }
         LocalProcesses.await(Duration.ofSeconds(120), "outbox drained after the space came back",
-                () -> relayUnsent() == 0 && !relay.status().failing());
+                () -> relayUnsent() == 0 && !relayFailing());
         long drainedAt = System.currentTimeMillis() - t0;
         System.out.printf("disk full at %d ms, relay failing at %d ms (detected after %d ms), broker halted: %s, space freed at %d ms, "
                 + "outbox drained %d ms later%n", filledAt, detectedAt, detectedAt - filledAt, halted, freedAt, drainedAt - freedAt);
@@ -153,5 +150,10 @@ class KafkaDiskFullTest extends FaultTestSupport {
 
     private long relayUnsent() {
         return (long) meters.get("booking.outbox.unsent").gauge().value();
+    }
+
+    /** The relay's own view of Kafka, as operators see it (the gauge behind the alert); the relay is the events module's. */
+    private boolean relayFailing() {
+        return meters.get("booking.outbox.relay.failing").gauge().value() == 1.0;
     }
 }

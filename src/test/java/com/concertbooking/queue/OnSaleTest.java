@@ -18,9 +18,7 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 import com.concertbooking.catalog.CatalogStore;
-import com.concertbooking.events.EventsProperties;
 import com.concertbooking.events.KafkaTestClients;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.wallet.WalletStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -52,13 +50,16 @@ class OnSaleTest extends QueueTestSupport {
             "local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)", Long.class);
 
     @Autowired
-    BookingProperties properties;
+    QueueProperties properties;
+
+    @Autowired
+    SaleProperties saleProperties;
 
     @Autowired
     QueuePolicies policies;
 
-    @Autowired
-    EventsProperties events;
+    @org.springframework.beans.factory.annotation.Value("${booking.events.topic-prefix}")
+    String topicPrefix;
 
     @Autowired
     TokenCodec tokens;
@@ -315,7 +316,7 @@ class OnSaleTest extends QueueTestSupport {
         }
 
         // booking.sale.opened, once, through the outbox to Kafka: commitment, seed and cohort size.
-        String topic = events.topic("booking.sale.opened");
+        String topic = topicPrefix + "booking.sale.opened";
         List<ConsumerRecord<String, String>> records = KafkaTestClients.read(bootstrap, topic, r -> r.key().equals(Long.toString(concert)),
                 found -> !found.isEmpty(), Duration.ofSeconds(30));
         assertThat(records).hasSize(1);
@@ -410,8 +411,8 @@ class OnSaleTest extends QueueTestSupport {
     void twoInstancesOneDrawAndOneOpening() {
         Instant opens = Instant.now().plusSeconds(4);
         long concert = saleConcert(Instant.now().minusSeconds(1), opens);
-        Sales salesA = new Sales(database, transactions, outbox, Clock.systemUTC());
-        Sales salesB = new Sales(database, transactions, outbox, Clock.systemUTC());
+        Sales salesA = new Sales(database, transactions, outbox, Clock.systemUTC(), saleProperties);
+        Sales salesB = new Sales(database, transactions, outbox, Clock.systemUTC(), saleProperties);
         QueueStore a = store(anotherConnection(), salesA);
         QueueStore b = store(anotherConnection(), salesB);
         var seeds = Flux.range(0, 20).flatMap(i -> (i % 2 == 0 ? salesA : salesB).draw(concert), 20).collectList().block(WAIT);

@@ -9,7 +9,6 @@ import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
-import com.concertbooking.support.BookingProperties;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -25,7 +24,7 @@ import static org.awaitility.Awaitility.await;
 class QueueAdmissionTest extends QueueTestSupport {
 
     @Autowired
-    BookingProperties properties;
+    QueueProperties properties;
 
     @Autowired
     QueuePolicies policies;

@@ -217,7 +217,7 @@ class QueueApiTest extends QueueTestSupport {
             sizes.add(random.nextInt(1, 6));
         }
         long admittedByOperators = Flux.fromIterable(sizes)
-                .flatMap(count -> client.post().uri("/api/v1/admin/queues/{id}/admit", concert).header(com.concertbooking.auth.SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY)
+                .flatMap(count -> client.post().uri("/api/v1/admin/queues/{id}/admit", concert).header(ADMIN_KEY_HEADER, ADMIN_KEY)
                         .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("count", count))
                         .retrieve().bodyToMono(Map.class)
                         .map(m -> {

@@ -5,7 +5,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 
-import com.concertbooking.support.BookingProperties;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -25,9 +24,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class QueueRedisDownTest {
 
-    private static final BookingProperties PROPERTIES = new BookingProperties(
-            new BookingProperties.Queue(500, Duration.ofSeconds(1), 5000, Duration.ofMinutes(10), Duration.ofMinutes(2), 2),
-            null, new BookingProperties.Token("0123456789abcdef0123456789abcdef", true), null, null, null, null);
+    private static final QueueProperties PROPERTIES = new QueueProperties(500, Duration.ofSeconds(1), 5000, Duration.ofMinutes(10),
+            Duration.ofMinutes(2), 2);
+    private static final TokenProperties TOKEN = new TokenProperties("0123456789abcdef0123456789abcdef", true);
 
     private LettuceConnectionFactory deadRedis;
 
@@ -52,7 +51,7 @@ class QueueRedisDownTest {
     @Test
     void tokenChecksFailClosedWithADependencyError() {
         QueueStore store = deadStore();
-        TokenCodec codec = new TokenCodec(PROPERTIES);
+        TokenCodec codec = new TokenCodec(TOKEN);
         QueueService service = service(store, codec);
         String genuine = codec.sign(7, 3, "entry");
         StepVerifier.create(service.verify(genuine))
@@ -71,7 +70,7 @@ class QueueRedisDownTest {
         StepVerifier.create(store.tick(3)).expectError().verify(Duration.ofSeconds(5));
         // Nothing live on this instance (joins failed): a pass asks Redis nothing and has nothing to report.
         StepVerifier.create(scheduler.tickAll()).expectNext(List.of()).verifyComplete();
-        QueueStreams hub = new QueueStreams(store, service(store, new TokenCodec(PROPERTIES)), null, metrics, deadRedis, PROPERTIES);
+        QueueStreams hub = new QueueStreams(store, service(store, new TokenCodec(TOKEN)), null, metrics, deadRedis, PROPERTIES);
         StepVerifier.create(hub.pollOnce()).verifyComplete(); // nothing open: no Redis call at all
         scheduler.start();
         hub.start();

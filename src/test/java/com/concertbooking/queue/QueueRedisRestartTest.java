@@ -12,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-import com.concertbooking.support.BookingProperties;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -39,7 +38,7 @@ class QueueRedisRestartTest extends QueueTestSupport {
     QueuePolicies policies;
 
     @Autowired
-    BookingProperties properties;
+    QueueProperties properties;
 
     private Path dir;
     private int port;

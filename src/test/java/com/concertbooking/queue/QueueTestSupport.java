@@ -153,6 +153,20 @@ public abstract class QueueTestSupport extends IntegrationTest {
         return asUser(userOf(token)).mutate().defaultHeader(QueuePass.HEADER, token).build();
     }
 
+    /** Holds a seat as the ACTIVE queue token's user, with that token; the reservation id. */
+    protected long holdWith(String token, long concertDateId, int seatNumber) {
+        Map<?, ?> body = withQueueToken(token).post().uri("/api/v1/reservations").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", userOf(token), "concertDateId", concertDateId, "seatNumber", seatNumber))
+                .exchange().expectStatus().isCreated().expectBody(Map.class).returnResult().getResponseBody();
+        return ((Number) body.get("reservationId")).longValue();
+    }
+
+    /** Pays a held reservation as the ACTIVE queue token's user, with that token (which payment then ends). */
+    protected void payWith(String token, long reservationId) {
+        withQueueToken(token).post().uri("/api/v1/payments/pay").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("userId", userOf(token), "reservationId", reservationId)).exchange().expectStatus().isOk();
+    }
+
     protected WebTestClient.ResponseSpec status(String token) {
         return withQueueToken(token).get().uri("/api/v1/queues/status").exchange();
     }

@@ -1,7 +1,6 @@
 package com.concertbooking.queue;
 
 import com.concertbooking.support.ApiException;
-import com.concertbooking.support.BookingProperties;
 import com.concertbooking.support.ErrorCode;
 import org.junit.jupiter.api.Test;
 
@@ -16,7 +15,7 @@ class TokenCodecTest {
     }
 
     private static TokenCodec codec(String secret, boolean allowRandom) {
-        return new TokenCodec(new BookingProperties(null, null, new BookingProperties.Token(secret, allowRandom), null, null, null, null));
+        return new TokenCodec(new TokenProperties(secret, allowRandom));
     }
 
     @Test
@@ -32,6 +31,9 @@ class TokenCodecTest {
             assertThatThrownBy(() -> codec(blank, false)).isInstanceOf(IllegalStateException.class).hasMessageContaining("must be set");
         }
         assertThat(codec("y".repeat(32), false)).isNotNull();
+        // application.yml's ${BOOKING_TOKEN_SECRET:} is blank when the variable is missing; a value left unresolved is refused too.
+        assertThatThrownBy(() -> codec("${BOOKING_TOKEN_SECRET}", true)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("unresolved");
     }
 
     @Test

@@ -13,8 +13,7 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.boot.webtestclient.autoconfigure.AutoConfigureWebTestClient;
 import org.springframework.context.annotation.Import;
-import com.concertbooking.auth.DevIssuer;
-import com.concertbooking.auth.SecurityConfig;
+import com.concertbooking.auth.TestTokens;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.r2dbc.core.DatabaseClient;
@@ -45,6 +44,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 public abstract class IntegrationTest {
 
     public static final String ADMIN_KEY = "dev-admin-key";
+    /** The operators' header (SPEC 3, Admin API), as a client writes it. */
+    public static final String ADMIN_KEY_HEADER = "X-Admin-Key";
     private static final AtomicLong SEQUENCE = new AtomicLong(System.nanoTime() % 1_000_000);
     private static final ConnectionProvider MANY_CONNECTIONS = ConnectionProvider.builder("tests")
             .maxConnections(2000).pendingAcquireMaxCount(-1).pendingAcquireTimeout(Duration.ofSeconds(60)).build();
@@ -85,9 +86,6 @@ public abstract class IntegrationTest {
 
     @Autowired
     protected WebTestClient web;
-
-    @Autowired
-    protected DevIssuer devIssuer;
 
     @Autowired
     protected DatabaseClient database;
@@ -159,11 +157,12 @@ public abstract class IntegrationTest {
     }
 
     /**
-     * An access token for this user from the application's development issuer, signed here on the test thread
-     * (RSA signing reads the random source: never on an event loop). Cached per test.
+     * An access token for this user as the application's development issuer makes them (its key is the tests' fixed
+     * one, {@link #DEV_ISSUER_KEY_PEM}), signed here on the test thread (RSA signing reads the random source: never on
+     * an event loop). Cached per test.
      */
     protected String accessToken(long userId) {
-        return accessTokens.computeIfAbsent(userId, id -> devIssuer.mintNow(id, null).accessToken());
+        return accessTokens.computeIfAbsent(userId, id -> TestTokens.sign(TestTokens.claims(Long.toString(id)).build()));
     }
 
     /** The Authorization header value of this user. */
@@ -178,7 +177,7 @@ public abstract class IntegrationTest {
 
     /** A client with the operator's admin key. */
     protected WebTestClient asAdmin() {
-        return web.mutate().defaultHeader(SecurityConfig.ADMIN_KEY_HEADER, ADMIN_KEY).build();
+        return web.mutate().defaultHeader(ADMIN_KEY_HEADER, ADMIN_KEY).build();
     }
 
     /** The user a queue token (or any of our JWTs) names: its {@code sub}, read without verifying. */

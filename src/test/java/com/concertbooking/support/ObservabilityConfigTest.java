@@ -18,7 +18,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import com.concertbooking.booking.BookingTestBase;
-import com.concertbooking.booking.HoldSweeper;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.yaml.snakeyaml.Yaml;
@@ -47,9 +46,6 @@ class ObservabilityConfigTest extends BookingTestBase {
             "histogram_quantile", "absent", "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
             "unless", "bool", "offset", "topk", "bottomk", "quantile", "label_values", "max_over_time", "min_over_time",
             "avg_over_time", "clamp_min", "clamp_max", "delta", "deriv", "abs", "time", "vector", "scalar", "inf", "nan");
-
-    @Autowired
-    HoldSweeper sweeper;
 
     private final ObjectMapper json = new ObjectMapper();
 
@@ -206,14 +202,14 @@ class ObservabilityConfigTest extends BookingTestBase {
         join(fan, concert.concertId()); // the next admission pass registers this concert's waiting/active gauges
         var held = hold(fan, concert, 1);
         pay(fan, concert.concertId(), held.reservationId(), unique("key"));
-        reservations.cancel(held.reservationId(), fan).block(Duration.ofSeconds(10));
+        cancel(held.reservationId(), fan);
         var expiring = hold(fan, concert, 2);
         // The application's clock and column convention (UTC), not the database server's NOW().
         db.sql("UPDATE reservation SET held_until = :past WHERE id = :id")
                 .bind("past", TimeConfig.toDb(java.time.Instant.now().minus(Duration.ofMinutes(1))))
                 .bind("id", expiring.reservationId()).fetch().rowsUpdated().block();
         await().atMost(Duration.ofSeconds(15)).until(() -> {
-            sweeper.sweep().block(Duration.ofSeconds(10));
+            sweepExpiredHolds();
             return "EXPIRED".equals(storedStatus(expiring.reservationId()));
         });
         Map<String, Set<String>> exported = new HashMap<>();

@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import com.concertbooking.queue.QueueStreams;
 import com.concertbooking.support.IntegrationTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,8 +36,10 @@ class WebPagesBrowserTest extends IntegrationTest {
     private static final String PASSWORD = "correct horse battery staple";
     private static Browser browser;
 
+    /** The queue's SSE hub, by its lifecycle only: stopping it cuts every open stream server-side. */
     @Autowired
-    private QueueStreams streams;
+    @org.springframework.beans.factory.annotation.Qualifier("queueStreams")
+    private org.springframework.context.Lifecycle streams;
 
     @BeforeEach
     void openBrowser() {
@@ -115,7 +116,8 @@ class WebPagesBrowserTest extends IntegrationTest {
         streams.stop();
         streams.start();
         browser.waitText("#queue-connection", "reconnecting");
-        await().atMost(Duration.ofSeconds(20)).until(() -> streams.openStreams(concertId) == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> ((Number) asAdmin().get().uri("/api/v1/admin/queues/{id}", concertId).exchange()
+                .expectStatus().isOk().expectBody(Map.class).returnResult().getResponseBody().get("openStreams")).intValue() == 1);
         browser.waitText("#queue-connection", "Live");
         browser.waitText("#queue-position", "1");
         assertThat(browser.script("return JSON.parse(sessionStorage.getItem('queue')).token")).isEqualTo(queueToken);
