@@ -47,13 +47,11 @@ class SaleController {
     private final QueueService queue;
     private final QueueStore store;
     private final Sales sales;
-    private final Duration prequeueWindow;
 
-    SaleController(QueueService queue, QueueStore store, Sales sales, SaleProperties properties) {
+    SaleController(QueueService queue, QueueStore store, Sales sales) {
         this.queue = queue;
         this.store = store;
         this.sales = sales;
-        this.prequeueWindow = properties.prequeueWindow();
     }
 
     @GetMapping("/api/v1/concerts/{concertId}/sale")
@@ -85,14 +83,12 @@ class SaleController {
      */
     @PutMapping(path = "/api/v1/admin/concerts/{concertId}/sale", consumes = MediaType.APPLICATION_JSON_VALUE)
     public Mono<SaleView> move(@PathVariable @Positive long concertId, @Valid @RequestBody Schedule schedule) {
-        // Milliseconds, as Redis keeps them (the opening is decided there).
-        Instant opensAt = schedule.opensAt().truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
-        Instant prequeueOpensAt = schedule.prequeueOpensAt() != null
-                ? schedule.prequeueOpensAt().truncatedTo(java.time.temporal.ChronoUnit.MILLIS) : opensAt.minus(prequeueWindow);
-        if (!prequeueOpensAt.isBefore(opensAt)) {
+        Instant opensAt = schedule.opensAt();
+        Instant prequeueOpensAt = schedule.prequeueOpensAt(); // null: booking.sale.prequeue-window before (Sales.move)
+        if (prequeueOpensAt != null && !prequeueOpensAt.isBefore(opensAt)) {
             return Mono.error(ApiException.validation("prequeueOpensAt must be before opensAt"));
         }
-        if (prequeueOpensAt.isBefore(EARLIEST) || opensAt.isAfter(LATEST)) {
+        if ((prequeueOpensAt != null && prequeueOpensAt.isBefore(EARLIEST)) || opensAt.isBefore(EARLIEST) || opensAt.isAfter(LATEST)) {
             return Mono.error(ApiException.validation("the times must lie between " + EARLIEST + " and " + LATEST));
         }
         return queue.requireConcert(concertId)
@@ -110,7 +106,7 @@ class SaleController {
                         return Mono.error(ApiException.validation("opensAt must be at least " + MIN_LEAD.toSeconds()
                                 + " s ahead of the server's time " + now));
                     }
-                    return sales.move(concertId, prequeueOpensAt, opensAt, now.plus(MIN_LEAD))
+                    return sales.move(concertId, opensAt, prequeueOpensAt, now.plus(MIN_LEAD))
                             .switchIfEmpty(Mono.error(() -> alreadyOpen(concertId)))
                             .flatMap(moved -> store.cacheSale(concertId, moved).flatMap(written -> written == 2
                                     // Redis opened the sale at the old time meanwhile: the times stay as they were.

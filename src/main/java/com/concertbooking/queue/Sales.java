@@ -132,13 +132,16 @@ class Sales {
 
     /**
      * Moves the times of a sale that has not opened and whose opening is later than {@code notBefore} (Redis time plus
-     * a margin, so the cache write lands before the old opening). Answers the row as stored now; empty when refused.
+     * a margin, so the cache write lands before the old opening); {@code prequeueOpensAt} null as in {@link #create}.
+     * Answers the row as stored now; empty when refused.
      */
-    Mono<Sale> move(long concertId, Instant prequeueOpensAt, Instant opensAt, Instant notBefore) {
+    Mono<Sale> move(long concertId, Instant opensAt, Instant prequeueOpensAt, Instant notBefore) {
+        Instant opens = opensAt.truncatedTo(ChronoUnit.MILLIS);
+        Instant pre = prequeueOpensAt != null ? prequeueOpensAt.truncatedTo(ChronoUnit.MILLIS) : opens.minus(prequeueWindow);
         return db.sql("""
                         UPDATE concert_sale SET prequeue_opens_at = :pre, opens_at = :opens, version = version + 1
                         WHERE concert_id = :id AND opened_at IS NULL AND opens_at > :notBefore""")
-                .bind("id", concertId).bind("pre", TimeConfig.toDb(prequeueOpensAt)).bind("opens", TimeConfig.toDb(opensAt))
+                .bind("id", concertId).bind("pre", TimeConfig.toDb(pre)).bind("opens", TimeConfig.toDb(opens))
                 .bind("notBefore", TimeConfig.toDb(notBefore))
                 .fetch().rowsUpdated()
                 .flatMap(n -> n == 1 ? load(concertId) : Mono.empty());
