@@ -18,6 +18,7 @@ const state = {
   timer: null,
   generation: 0,
   policyDirty: false,
+  pollFailed: false,
   sale: null,
   polls: 0,
 };
@@ -152,7 +153,10 @@ async function poll(generation) {
       if (generation === state.generation) renderSale(sale);
     }
   } catch (e) {
-    if (generation === state.generation) showProblem($('queue-message'), e);
+    if (generation === state.generation) {
+      showProblem($('queue-message'), e);
+      state.pollFailed = true;
+    }
   }
 }
 
@@ -167,7 +171,11 @@ function resumeRate() {
 
 function render(view) {
   state.view = view;
-  show($('queue-message'));
+  // A poll clears only a poll's own failure; what the operator did stays said until the next action.
+  if (state.pollFailed) {
+    show($('queue-message'));
+    state.pollFailed = false;
+  }
   $('queue-live').hidden = false;
   const paused = view.admitPerTick === 0;
   if (!paused) localStorage.setItem(`ops-resume-${view.concertId}`, String(view.admitPerTick));
