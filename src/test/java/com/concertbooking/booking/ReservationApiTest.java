@@ -29,7 +29,7 @@ class ReservationApiTest extends BookingTestBase {
                 .expectStatus().isCreated()
                 .expectBody(Map.class).returnResult().getResponseBody();
         assertThat(held.keySet().stream().map(Object::toString).toList()).containsExactlyInAnyOrder("reservationId", "userId", "concertId", "concertDateId", "seatId",
-                "seatNumber", "price", "status", "heldUntil");
+                "seatNumber", "price", "status", "heldUntil", "concertName", "startsAt", "venue", "grade");
         assertThat(held.get("status")).isEqualTo("HELD");
         assertThat(num(held.get("price"))).isEqualTo(100_000);
         assertThat(Instant.parse((String) held.get("heldUntil"))).isAfter(Instant.now().plusSeconds(290));
