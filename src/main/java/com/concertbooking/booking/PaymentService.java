@@ -34,9 +34,9 @@ import tools.jackson.databind.ObjectMapper;
  * debited, payment row, outbox row, and the idempotency record's stored response), with nothing remote
  * inside it. The queue token is ended only after commit.
  *
- * <p>Idempotency-Key (SPEC 4.4): {@link IdempotencyKeys} claims the key as the payment transaction's first
- * statement and the same transaction stores the response, so "paid" and "replayable" commit together and a
- * failed attempt leaves the key free for a retry (e.g. after a top-up).
+ * <p>Idempotency-Key (SPEC 4.4): the payment transaction stores the key with its response as its last statement
+ * ({@link IdempotencyKeys#record}), so "paid" and "replayable" commit together and a failed attempt leaves the key
+ * free for a retry (e.g. after a top-up).
  */
 @Service
 class PaymentService {
@@ -127,35 +127,30 @@ class PaymentService {
     }
 
     /**
-     * One transaction: the Idempotency-Key claim (when there is a key), the closed-date check, the payment. The
-     * claim is the transaction's first statement, so it commits or rolls back with the payment: a failure leaves
-     * no claim behind to release, and a payment costs one commit (not a separate autocommit for the claim). A
-     * concurrent duplicate's INSERT of the same key waits for this transaction's row lock on the key, then finds
-     * the committed COMPLETED record and replays it (or, after a rollback, claims the key itself).
+     * One transaction: the closed-date check, the payment, and with a key its stored response as the last statement
+     * ({@link IdempotencyKeys#record}), so the key commits or rolls back with the payment and costs one statement. A
+     * concurrent duplicate waits for this transaction's lock on the reservation, is refused (no longer HELD) and then
+     * replays the committed response; a refused request with a key first asks the key's record why
+     * ({@link IdempotencyKeys#afterRefusal}: replay, 422 for another request's key, 409 for a claim in flight).
      */
     private Mono<PayOutcome> payOnce(Reservation r, Instant startsAt, String key, String hash) {
-        return Mono.defer(() -> {
+        Mono<PayOutcome> paid = Mono.defer(() -> {
                     Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
-                    Mono<IdempotencyKeys.Claim> claim = key == null ? Mono.just(new IdempotencyKeys.Claimed(0))
-                            : idempotencyKeys.claim(r.userId(), key, hash);
-                    return claim.flatMap(c -> {
-                        // A stored response replays even after the show started; only new work is refused then.
-                        if (c instanceof IdempotencyKeys.Replay replay) {
-                            return Mono.just(new PayOutcome(json.readValue(replay.body(), PaymentResponse.class), true));
-                        }
-                        // SPEC 4.10: no payment for a date that has started (starts_at never changes once sold).
-                        if (!startsAt.isAfter(now)) {
-                            return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started",
-                                    r.concertDateId()));
-                        }
-                        Long claimId = key == null ? null : ((IdempotencyKeys.Claimed) c).id();
-                        return payTx(r, now, claimId).map(p -> new PayOutcome(p, false));
-                    }).as(tx::transactional);
+                    // SPEC 4.10: no payment for a date that has started (starts_at never changes once sold).
+                    if (!startsAt.isAfter(now)) {
+                        return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started",
+                                r.concertDateId()));
+                    }
+                    return payTx(r, now, key, hash).map(p -> new PayOutcome(p, false)).as(tx::transactional);
                 })
                 .retryWhen(DeadlockRetry.backoff());
+        // A stored response replays even after the show started; only new work is refused then.
+        return key == null ? paid : paid.onErrorResume(ApiException.class, refusal -> idempotencyKeys
+                .afterRefusal(r.userId(), key, hash, refusal)
+                .map(body -> new PayOutcome(json.readValue(body, PaymentResponse.class), true)));
     }
 
-    private Mono<PaymentResponse> payTx(Reservation r, Instant now, Long claimId) {
+    private Mono<PaymentResponse> payTx(Reservation r, Instant now, String key, String hash) {
         // 1. The reservation: a conditional UPDATE both checks (HELD, not expired) and locks it, so a
         //    second payment or a cancel waits here and then finds it no longer HELD.
         Mono<Long> markPaid = db.sql("UPDATE reservation SET status = 'PAID', paid_at = :now WHERE id = :id AND "
@@ -185,8 +180,8 @@ class PaymentService {
                     long paymentId = t.getT1();
                     PaymentResponse response = new PaymentResponse(paymentId, r.reservationId(), r.price(), PaymentStatus.COMPLETED, t.getT2(), now);
                     Mono<String> event = outbox.append(EventType.PAYMENT_COMPLETED, r.concertDateId(), r.eventPayload(paymentId));
-                    Mono<Void> remember = claimId == null ? Mono.empty()
-                            : idempotencyKeys.complete(claimId, 200, json.writeValueAsString(response));
+                    Mono<Void> remember = key == null ? Mono.empty()
+                            : idempotencyKeys.record(r.userId(), key, hash, 200, json.writeValueAsString(response));
                     return event.then(remember).thenReturn(response);
                 });
     }
