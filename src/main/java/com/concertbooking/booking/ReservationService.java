@@ -176,28 +176,32 @@ class ReservationService {
         Mono<Boolean> take = seats.hold(held.concertDateId(), held.seatId(), held.heldUntil(), now)
                 .flatMap(taken -> taken ? Mono.just(true)
                         : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())));
-        Mono<Boolean> ticket = limits.take(held.userId(), held.concertId())
-                .flatMap(taken -> taken ? Mono.just(true) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
+        Mono<PurchaseLimits.Take> ticket = limits.take(held.userId(), held.concertId())
+                .flatMap(taken -> taken.taken() ? Mono.just(taken) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
                         ErrorCode.PURCHASE_LIMIT_REACHED, "User %d already has %d seats of concert %d (held or paid): the most one fan may have",
                         held.userId(), limit, held.concertId()))));
-        // SPEC 4.10's per-date hold limit is the INSERT's own condition (one round trip, not a COUNT and then an
-        // INSERT): no row inserted, no id returned, is HOLD_LIMIT_REACHED. Under READ COMMITTED the subquery reads
-        // the newest committed state (no locks), after the counter lock above, so no hold of this user slips past.
-        Mono<Long> insert = db.sql("""
-                        INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
-                        SELECT :userId, :concertId, :dateId, :seatId, :seatNumber, :price, 'HELD', :heldUntil, :now FROM DUAL
-                        WHERE (SELECT COUNT(*) FROM reservation WHERE user_id = :userId AND concert_date_id = :dateId AND\s""" + ReservationStatus.LIVE_HOLD
-                        + ") < :maxHolds")
-                .bind("userId", held.userId()).bind("concertId", held.concertId()).bind("dateId", held.concertDateId())
-                .bind("seatId", held.seatId()).bind("seatNumber", held.seatNumber()).bind("price", held.price())
-                .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
-                .bind("maxHolds", settings.maxHoldsPerUser())
-                .filter(s -> s.returnGeneratedValues("id"))
-                .map(r -> r.get("id", Long.class)).one()
-                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.HOLD_LIMIT_REACHED,
-                        "User %d already holds %d seats of concert date %d: the most one fan may hold at once",
-                        held.userId(), settings.maxHoldsPerUser(), held.concertDateId())));
-        return take.then(ticket).then(insert)
+        // SPEC 4.10's per-date hold limit, counted only when it can be reached: every live hold of the date is one of
+        // the concert's seats the counter row counts (a hold raises it, a cancel, a refund or the sweeper's expiry lowers
+        // it, each in the same transaction), so with fewer seats than the limit before this take the user holds fewer
+        // than the limit on the date, and the COUNT (one round trip inside the transaction) is skipped. With the
+        // defaults (4 and 4) a hold never counts: at 4 seats the purchase limit refuses first.
+        Mono<Long> withinLimit = ticket.flatMap(taken -> taken.ticketsBefore() < settings.maxHoldsPerUser() ? Mono.just(0L)
+                : db.sql("SELECT COUNT(*) AS n FROM reservation WHERE user_id = :userId AND concert_date_id = :dateId AND "
+                                + ReservationStatus.LIVE_HOLD)
+                        .bind("userId", held.userId()).bind("dateId", held.concertDateId()).bind("now", TimeConfig.toDb(now))
+                        .map(r -> r.get("n", Long.class)).one()
+                        .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
+                                : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
+                                        held.userId(), n, held.concertDateId()))));
+        return take.then(withinLimit)
+                .then(db.sql("""
+                                INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
+                                VALUES (:userId, :concertId, :dateId, :seatId, :seatNumber, :price, 'HELD', :heldUntil, :now)""")
+                        .bind("userId", held.userId()).bind("concertId", held.concertId()).bind("dateId", held.concertDateId())
+                        .bind("seatId", held.seatId()).bind("seatNumber", held.seatNumber()).bind("price", held.price())
+                        .bind("heldUntil", TimeConfig.toDb(held.heldUntil())).bind("now", TimeConfig.toDb(now))
+                        .filter(s -> s.returnGeneratedValues("id"))
+                        .map(r -> r.get("id", Long.class)).one())
                 .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class, e -> ApiException.of(
                         ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId()))
                 .flatMap(id -> seats.attach(held.seatId(), id)

@@ -11,6 +11,7 @@ import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
 import org.springframework.mock.web.server.MockServerWebExchange;
 import org.springframework.security.authentication.ReactiveAuthenticationManagerResolver;
 import org.springframework.security.core.Authentication;
+import org.springframework.security.core.AuthenticationException;
 import org.springframework.security.oauth2.server.resource.authentication.BearerTokenAuthenticationToken;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
@@ -53,11 +54,11 @@ class VerifiedTokensTest {
         // only carry padding bits): a new text, checked in full.
         int at = token.length() - 10;
         String forged = token.substring(0, at) + (token.charAt(at) == 'A' ? 'B' : 'A') + token.substring(at + 1);
-        assertThatThrownBy(() -> authenticate(resolver, forged)).hasMessageContaining("Signed JWT rejected");
-        assertThatThrownBy(() -> authenticate(resolver, forged)).as("refusals are not remembered").hasMessageContaining("Signed JWT rejected");
+        assertThatThrownBy(() -> authenticate(resolver, forged)).isInstanceOf(AuthenticationException.class);
+        assertThatThrownBy(() -> authenticate(resolver, forged)).as("refusals are not remembered").isInstanceOf(AuthenticationException.class);
         // Another key signing the same claims is refused too, although the claims were verified before.
         assertThatThrownBy(() -> authenticate(resolver, TestTokens.signWithFreshKey(TestTokens.claims("42").build())))
-                .isInstanceOf(RuntimeException.class);
+                .isInstanceOf(AuthenticationException.class);
     }
 
     @Test
@@ -70,6 +71,6 @@ class VerifiedTokensTest {
         while (!Instant.now().isAfter(expires.plusMillis(200))) {
             Thread.sleep(100);
         }
-        assertThatThrownBy(() -> authenticate(resolver, token)).hasMessageContaining("expired");
+        assertThatThrownBy(() -> authenticate(resolver, token)).isInstanceOf(AuthenticationException.class);
     }
 }
