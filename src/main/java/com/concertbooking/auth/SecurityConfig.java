@@ -21,6 +21,8 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.convert.converter.Converter;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
@@ -137,6 +139,35 @@ class SecurityConfig {
                 .build();
     }
 
+    /** The queue's SSE stream (SPEC 5): its credential is the queue token it is given as {@code ?token=}. */
+    static final String STREAM_PATH = "/api/v1/queues/stream";
+
+    /**
+     * The SSE stream's own chain, in front of the main one: the route is public (its queue token is its handler's
+     * business) and its requests live as long as the fan waits, so whatever the chain keeps per request is kept per
+     * open stream (issue 18: about 37 KB of heap each). This chain keeps nothing it does not need: no bearer-token
+     * authentication (an access token sent along is ignored here, not verified: the stream never acts for a user), no
+     * security context, request cache or exception translation; the same security headers as every answer. The strict
+     * firewall stands in front of every chain. Other methods on the path fall to the main chain (405).
+     */
+    @Bean
+    @Order(Ordered.HIGHEST_PRECEDENCE)
+    SecurityWebFilterChain streamSecurityWebFilterChain(ServerHttpSecurity http) {
+        return http
+                .securityMatcher(read(STREAM_PATH))
+                .csrf(ServerHttpSecurity.CsrfSpec::disable)
+                .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
+                .formLogin(ServerHttpSecurity.FormLoginSpec::disable)
+                .logout(ServerHttpSecurity.LogoutSpec::disable)
+                .anonymous(ServerHttpSecurity.AnonymousSpec::disable)
+                .requestCache(cache -> cache.requestCache(NoOpServerRequestCache.getInstance()))
+                .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
+                .headers(headers -> headers
+                        .writer(SecurityConfig::contentSecurityPolicy)
+                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
+                .build();
+    }
+
     /**
      * SPEC 3's Auth column and SPEC 11's public routes. Paths are matched decoded and normalised (after the strict
      * firewall has refused {@code ;}, encoded {@code /}, {@code %25} and {@code ..}), exactly as the handlers are
@@ -150,7 +181,7 @@ class SecurityConfig {
                 // Public: the catalog, a sale's schedule and fairness record, the development issuer, the SSE stream (its
                 // queue token is its handler's business).
                 .matchers(read("/api/v1/concerts", "/api/v1/concerts/{concertId}", "/api/v1/concerts/{concertId}/dates",
-                        "/api/v1/concerts/{concertId}/sale", "/api/v1/queues/stream", "/.well-known/jwks.json")).permitAll()
+                        "/api/v1/concerts/{concertId}/sale", STREAM_PATH, "/.well-known/jwks.json")).permitAll()
                 .pathMatchers(HttpMethod.POST, "/api/v1/auth/login").permitAll()
                 // Fans: whose ids and which queue pass each handler checks itself, on the values it acts on.
                 .matchers(read("/api/v1/concerts/dates/{concertDateId}/seats", "/api/v1/users/{userId}/balance",
