@@ -3,11 +3,15 @@ package com.concertbooking.auth;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 
 import com.concertbooking.support.ApiException;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.Ids;
 import io.netty.channel.ChannelOption;
@@ -17,6 +21,8 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.convert.converter.Converter;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
@@ -27,6 +33,7 @@ import org.springframework.security.authentication.UsernamePasswordAuthenticatio
 import org.springframework.security.config.annotation.web.reactive.EnableWebFluxSecurity;
 import org.springframework.security.config.web.server.SecurityWebFiltersOrder;
 import org.springframework.security.config.web.server.ServerHttpSecurity;
+import org.springframework.security.core.Authentication;
 import org.springframework.security.core.AuthenticationException;
 import org.springframework.security.core.GrantedAuthority;
 import org.springframework.security.core.authority.AuthorityUtils;
@@ -41,7 +48,9 @@ import org.springframework.security.oauth2.jwt.JwtIssuerValidator;
 import org.springframework.security.oauth2.jwt.JwtTimestampValidator;
 import org.springframework.security.oauth2.jwt.NimbusReactiveJwtDecoder;
 import org.springframework.security.oauth2.jwt.ReactiveJwtDecoder;
+import org.springframework.security.oauth2.server.resource.authentication.BearerTokenAuthenticationToken;
 import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationConverter;
+import org.springframework.security.oauth2.server.resource.authentication.JwtAuthenticationToken;
 import org.springframework.security.oauth2.server.resource.authentication.JwtGrantedAuthoritiesConverter;
 import org.springframework.security.oauth2.server.resource.authentication.JwtIssuerReactiveAuthenticationManagerResolver;
 import org.springframework.security.oauth2.server.resource.authentication.JwtReactiveAuthenticationManager;
@@ -130,6 +139,35 @@ class SecurityConfig {
                 .build();
     }
 
+    /** The queue's SSE stream (SPEC 5): its credential is the queue token it is given as {@code ?token=}. */
+    static final String STREAM_PATH = "/api/v1/queues/stream";
+
+    /**
+     * The SSE stream's own chain, in front of the main one: the route is public (its queue token is its handler's
+     * business) and its requests live as long as the fan waits, so whatever the chain keeps per request is kept per
+     * open stream (issue 18: about 37 KB of heap each). This chain keeps nothing it does not need: no bearer-token
+     * authentication (an access token sent along is ignored here, not verified: the stream never acts for a user), no
+     * security context, request cache or exception translation; the same security headers as every answer. The strict
+     * firewall stands in front of every chain. Other methods on the path fall to the main chain (405).
+     */
+    @Bean
+    @Order(Ordered.HIGHEST_PRECEDENCE)
+    SecurityWebFilterChain streamSecurityWebFilterChain(ServerHttpSecurity http) {
+        return http
+                .securityMatcher(read(STREAM_PATH))
+                .csrf(ServerHttpSecurity.CsrfSpec::disable)
+                .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
+                .formLogin(ServerHttpSecurity.FormLoginSpec::disable)
+                .logout(ServerHttpSecurity.LogoutSpec::disable)
+                .anonymous(ServerHttpSecurity.AnonymousSpec::disable)
+                .requestCache(cache -> cache.requestCache(NoOpServerRequestCache.getInstance()))
+                .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
+                .headers(headers -> headers
+                        .writer(SecurityConfig::contentSecurityPolicy)
+                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
+                .build();
+    }
+
     /**
      * SPEC 3's Auth column and SPEC 11's public routes. Paths are matched decoded and normalised (after the strict
      * firewall has refused {@code ;}, encoded {@code /}, {@code %25} and {@code ..}), exactly as the handlers are
@@ -143,7 +181,7 @@ class SecurityConfig {
                 // Public: the catalog, a sale's schedule and fairness record, the development issuer, the SSE stream (its
                 // queue token is its handler's business).
                 .matchers(read("/api/v1/concerts", "/api/v1/concerts/{concertId}", "/api/v1/concerts/{concertId}/dates",
-                        "/api/v1/concerts/{concertId}/sale", "/api/v1/queues/stream", "/.well-known/jwks.json")).permitAll()
+                        "/api/v1/concerts/{concertId}/sale", STREAM_PATH, "/.well-known/jwks.json")).permitAll()
                 // The refresh token in the body is the credential of refresh and sign-out (SPEC 11).
                 .pathMatchers(HttpMethod.POST, "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout").permitAll()
                 // Fans: whose ids and which queue pass each handler checks itself, on the values it acts on.
@@ -230,7 +268,7 @@ class SecurityConfig {
             log.warn("booking.auth.jwk-set-uri without booking.auth.issuer-uri: tokens signed by that key set are accepted "
                     + "whatever their issuer (set booking.auth.issuer-uri to check it)");
         }
-        return new JwtIssuerReactiveAuthenticationManagerResolver(issuer -> {
+        JwtIssuerReactiveAuthenticationManagerResolver byIssuer = new JwtIssuerReactiveAuthenticationManagerResolver(issuer -> {
             if (dev != null && issuer.equals(devIssuer.issuer())) {
                 return Mono.just(dev);
             }
@@ -238,6 +276,49 @@ class SecurityConfig {
                 return Mono.just(external);
             }
             return Mono.empty();
+        });
+        Cache<String, Authentication> verified = verifiedTokens(auth.clockSkew());
+        return exchange -> byIssuer.resolve(exchange).map(manager -> authentication -> remembered(verified, manager, authentication));
+    }
+
+    /** At most this many verified access tokens are remembered (a few KB each). */
+    static final int VERIFIED_TOKENS = 10_000;
+    /**
+     * A remembered token is checked again after this long even before it expires, so a key withdrawn from an external
+     * provider's key set stops being honoured within about the time Nimbus caches a key set anyway (5 min).
+     */
+    static final Duration VERIFIED_TOKEN_MAX_AGE = Duration.ofMinutes(5);
+
+    /**
+     * Access tokens already verified, by their exact text, each until it would stop passing the timestamp validator
+     * ({@code exp} plus the clock skew) and at most {@link #VERIFIED_TOKEN_MAX_AGE}: a fan's many requests with one
+     * token pay the RS256 signature check, the claim parsing and the validators once (about 100 µs of CPU per request
+     * before, issue 18). Nothing else changes: an access token is not revocable (SPEC 11 revokes refresh-token
+     * families, and a refresh never reaches this path), a token is honoured exactly as long as the validator would
+     * honour it, and a refused token is never remembered (each attempt is checked in full).
+     */
+    static Cache<String, Authentication> verifiedTokens(Duration clockSkew) {
+        return Caffeine.newBuilder()
+                .maximumSize(VERIFIED_TOKENS)
+                .expireAfter(Expiry.<String, Authentication>creating((token, authentication) -> {
+                    Instant expiresAt = authentication instanceof JwtAuthenticationToken jwt ? jwt.getToken().getExpiresAt() : null;
+                    Duration left = expiresAt == null ? Duration.ZERO : Duration.between(Instant.now(), expiresAt.plus(clockSkew));
+                    return left.isNegative() ? Duration.ZERO : left.compareTo(VERIFIED_TOKEN_MAX_AGE) > 0 ? VERIFIED_TOKEN_MAX_AGE : left;
+                }))
+                .build();
+    }
+
+    private static Mono<Authentication> remembered(Cache<String, Authentication> verified, ReactiveAuthenticationManager manager,
+                                                   Authentication presented) {
+        String token = presented instanceof BearerTokenAuthenticationToken bearer ? bearer.getToken() : null;
+        Authentication known = token == null ? null : verified.getIfPresent(token);
+        if (known != null) {
+            return Mono.just(known);
+        }
+        return manager.authenticate(presented).doOnNext(authentication -> {
+            if (token != null && authentication instanceof JwtAuthenticationToken) {
+                verified.put(token, authentication);
+            }
         });
     }
 

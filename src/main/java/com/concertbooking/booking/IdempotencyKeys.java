@@ -21,25 +21,17 @@ import reactor.core.publisher.Mono;
 /**
  * The Idempotency-Key store (SPEC 4.4, 4.11; table {@code idempotency_key}, one row per user and key, 24 h).
  *
- * <p>A key is claimed by an INSERT as the first statement of the work's own transaction, and the response is
- * stored by that transaction ({@link #complete}): "done" and "replayable" commit together, and a failed or
- * abandoned attempt rolls its claim back with it, so no key is ever left IN_PROGRESS by this code (a
- * concurrent duplicate waits for the key's row lock for the length of one short transaction, then replays).
- * IN_PROGRESS rows written by earlier versions (a claim committed on its own) are still understood: such a
- * claim past its lease is taken over, but only by the same request.
+ * <p>A key is written, with its response, by the last statement of the work's own transaction ({@link #record}):
+ * "done" and "replayable" commit together, a failed or abandoned attempt leaves nothing behind, and no key is ever
+ * IN_PROGRESS by this code. A concurrent duplicate of the same request waits for the work's own lock (the
+ * reservation row), is refused by it, and then replays the committed response ({@link #afterRefusal}). IN_PROGRESS
+ * rows written by earlier versions (a claim committed on its own) are still understood: 409 while fresh; past its
+ * lease such a claim is taken over, but only by the same request.
  */
 @Component
 class IdempotencyKeys {
 
     enum Status { IN_PROGRESS, COMPLETED }
-
-    sealed interface Claim permits Claimed, Replay {}
-
-    /** This request owns the key: do the work and {@link #complete} in the same transaction. */
-    record Claimed(long id) implements Claim {}
-
-    /** The same request completed before: answer with its stored body. */
-    record Replay(String body) implements Claim {}
 
     private record KeyRow(long id, String hash, Status status, String body, LocalDateTime createdAt, Instant expiresAt) {}
 
@@ -64,17 +56,44 @@ class IdempotencyKeys {
         }
     }
 
-    Mono<Claim> claim(long userId, String key, String hash) {
+    /**
+     * Stores the completed response under the key: the last statement of the work's own transaction, so "done" and
+     * "replayable" commit together, and a key costs a payment one statement. A concurrent duplicate of the same request
+     * is stopped before this by the work's own lock (the reservation row) and then replays ({@link #afterRefusal}); a
+     * duplicate key here means the key is taken: by an expired record or an abandoned claim of the same request (taken
+     * over), or by another request (422, and the caller's transaction rolls its work back).
+     */
+    Mono<Void> record(long userId, String key, String hash, int status, String body) {
         Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
-        return db.sql("INSERT INTO idempotency_key (user_id, idem_key, request_hash, status, created_at, expires_at) "
-                        + "VALUES (:userId, :key, :hash, 'IN_PROGRESS', :now, :expires)")
-                .bind("userId", userId).bind("key", key).bind("hash", hash)
+        return db.sql("INSERT INTO idempotency_key (user_id, idem_key, request_hash, status, response_status, response_body, created_at, expires_at) "
+                        + "VALUES (:userId, :key, :hash, 'COMPLETED', :status, :body, :now, :expires)")
+                .bind("userId", userId).bind("key", key).bind("hash", hash).bind("status", status).bind("body", body)
                 .bind("now", TimeConfig.toDb(now)).bind("expires", TimeConfig.toDb(now.plus(LIFETIME)))
-                .filter(s -> s.returnGeneratedValues("id"))
-                .map(r -> (Claim) new Claimed(r.get("id", Long.class))).one()
+                .fetch().rowsUpdated().then()
                 .onErrorResume(DuplicateKeyException.class, e -> row(userId, key)
                         .switchIfEmpty(Mono.error(() -> inProgress(key)))
-                        .flatMap(existing -> existing(existing, hash, now, key)));
+                        .flatMap(existing -> takeOver(existing, hash, now, key, status, body)));
+    }
+
+    /**
+     * Why a request with this key was refused, given the key's record: the same request completed before (a duplicate
+     * that waited for it, or a retry after the show started): its stored body to replay; the key names another request:
+     * 422; a fresh claim of an earlier version still running: 409; else the refusal itself.
+     */
+    Mono<String> afterRefusal(long userId, String key, String hash, Throwable refusal) {
+        Instant now = clock.instant();
+        return row(userId, key)
+                .filter(k -> k.expiresAt().isAfter(now))
+                .switchIfEmpty(Mono.error(refusal))
+                .flatMap(existing -> {
+                    if (!existing.hash().equals(hash)) {
+                        return Mono.error(reused(key));
+                    }
+                    if (existing.status() == Status.COMPLETED) {
+                        return Mono.just(existing.body());
+                    }
+                    return Mono.error(abandoned(existing, now) ? refusal : inProgress(key));
+                });
     }
 
     /** The stored body of a completed request with this key and the same hash, if any (within its lifetime). */
@@ -83,14 +102,6 @@ class IdempotencyKeys {
         return row(userId, key)
                 .filter(k -> k.status() == Status.COMPLETED && k.hash().equals(hash) && k.expiresAt().isAfter(now))
                 .map(KeyRow::body);
-    }
-
-    /** Stores the response; runs in the work's own transaction, so it commits or rolls back with the work. */
-    Mono<Void> complete(long claimId, int status, String body) {
-        return db.sql("UPDATE idempotency_key SET status = 'COMPLETED', response_status = :status, response_body = :body "
-                        + "WHERE id = :id AND status = 'IN_PROGRESS'")
-                .bind("status", status).bind("body", body).bind("id", claimId)
-                .fetch().rowsUpdated().then();
     }
 
     /** Drops records past their lifetime, one bounded batch (ix_idempotency_expiry). */
@@ -110,30 +121,33 @@ class IdempotencyKeys {
                 .one();
     }
 
-    private Mono<Claim> existing(KeyRow existing, String hash, Instant now, String key) {
+    /** A claim of an earlier version (IN_PROGRESS committed on its own) past its lease: that process died. */
+    private static boolean abandoned(KeyRow existing, Instant now) {
+        return existing.status() == Status.IN_PROGRESS && !TimeConfig.fromDb(existing.createdAt()).isAfter(now.minus(STALE_CLAIM));
+    }
+
+    private Mono<Void> takeOver(KeyRow existing, String hash, Instant now, String key, int status, String body) {
         boolean expired = !existing.expiresAt().isAfter(now);
         // A claim past its lease is taken over only by the same request: another body with this key stays a
         // conflict (422) whatever the age of the claim, or a retry could turn a key into a different payment.
-        boolean abandoned = existing.status() == Status.IN_PROGRESS && existing.hash().equals(hash)
-                && !TimeConfig.fromDb(existing.createdAt()).isAfter(now.minus(STALE_CLAIM));
-        if (expired || abandoned) {
+        if (expired || (abandoned(existing, now) && existing.hash().equals(hash))) {
             // Take the record over only if nobody else did in between (compare-and-set on status and created_at).
-            return db.sql("UPDATE idempotency_key SET request_hash = :hash, status = 'IN_PROGRESS', response_status = NULL, "
-                            + "response_body = NULL, created_at = :now, expires_at = :expires "
+            return db.sql("UPDATE idempotency_key SET request_hash = :hash, status = 'COMPLETED', response_status = :responseStatus, "
+                            + "response_body = :body, created_at = :now, expires_at = :expires "
                             + "WHERE id = :id AND status = :status AND created_at = :created")
-                    .bind("hash", hash).bind("now", TimeConfig.toDb(now)).bind("expires", TimeConfig.toDb(now.plus(LIFETIME)))
+                    .bind("hash", hash).bind("responseStatus", status).bind("body", body)
+                    .bind("now", TimeConfig.toDb(now)).bind("expires", TimeConfig.toDb(now.plus(LIFETIME)))
                     .bind("id", existing.id()).bind("status", existing.status().name()).bind("created", existing.createdAt())
                     .fetch().rowsUpdated()
-                    .flatMap(n -> n == 1 ? Mono.just((Claim) new Claimed(existing.id())) : Mono.error(inProgress(key)));
+                    .flatMap(n -> n == 1 ? Mono.<Void>empty() : Mono.error(inProgress(key)));
         }
-        if (!existing.hash().equals(hash)) {
-            return Mono.error(new ApiException(ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                    "Idempotency-Key '" + key + "' was used for a different request"));
-        }
-        if (existing.status() == Status.COMPLETED) {
-            return Mono.just(new Replay(existing.body()));
-        }
-        return Mono.error(inProgress(key));
+        // Another request's key (422); or the same request completed or still claimed elsewhere (409, and the caller's
+        // afterRefusal then replays a completed one).
+        return Mono.error(existing.hash().equals(hash) ? inProgress(key) : reused(key));
+    }
+
+    private static ApiException reused(String key) {
+        return new ApiException(ErrorCode.IDEMPOTENCY_KEY_REUSED, "Idempotency-Key '" + key + "' was used for a different request");
     }
 
     private static ApiException inProgress(String key) {

@@ -39,9 +39,9 @@ import tools.jackson.databind.ObjectMapper;
  * PAID, seats SOLD, one debit of the whole amount, one payment row, one outbox row, and the idempotency record's stored response), with nothing remote
  * inside it. The queue token is ended only after commit.
  *
- * <p>Idempotency-Key (SPEC 4.4): {@link IdempotencyKeys} claims the key as the payment transaction's first
- * statement and the same transaction stores the response, so "paid" and "replayable" commit together and a
- * failed attempt leaves the key free for a retry (e.g. after a top-up).
+ * <p>Idempotency-Key (SPEC 4.4): the payment transaction stores the key with its response as its last statement
+ * ({@link IdempotencyKeys#record}), so "paid" and "replayable" commit together and a failed attempt leaves the key
+ * free for a retry (e.g. after a top-up).
  */
 @Service
 class PaymentService {
@@ -192,33 +192,28 @@ class PaymentService {
     }
 
     /**
-     * One transaction: the Idempotency-Key claim (when there is a key), the closed-date check, the payment. The
-     * claim is the transaction's first statement, so it commits or rolls back with the payment: a failure leaves
-     * no claim behind to release, and a payment costs one commit (not a separate autocommit for the claim). A
-     * concurrent duplicate's INSERT of the same key waits for this transaction's row lock on the key, then finds
-     * the committed COMPLETED record and replays it (or, after a rollback, claims the key itself).
+     * One transaction: the closed-date check, the payment, and with a key its stored response as the last statement
+     * ({@link IdempotencyKeys#record}), so the key commits or rolls back with the payment and costs one statement. A
+     * concurrent duplicate waits for this transaction's lock on the reservation, is refused (no longer HELD) and then
+     * replays the committed response; a refused request with a key first asks the key's record why
+     * ({@link IdempotencyKeys#afterRefusal}: replay, 422 for another request's key, 409 for a claim in flight).
      */
     private Mono<PayOutcome> payOnce(Purchase purchase, String key, String hash) {
         long userId = purchase.first().userId();
-        return Mono.defer(() -> {
+        Mono<PayOutcome> paid = Mono.defer(() -> {
                     Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
-                    Mono<IdempotencyKeys.Claim> claim = key == null ? Mono.just(new IdempotencyKeys.Claimed(0))
-                            : idempotencyKeys.claim(userId, key, hash);
-                    return claim.flatMap(c -> {
-                        // A stored response replays even after the show started; only new work is refused then.
-                        if (c instanceof IdempotencyKeys.Replay replay) {
-                            return Mono.just(new PayOutcome(json.readValue(replay.body(), PaymentResponse.class), true));
-                        }
-                        // SPEC 4.10: no payment for a date that has started (starts_at never changes once sold).
-                        if (!purchase.startsAt().isAfter(now)) {
-                            return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started",
-                                    purchase.concertDateId()));
-                        }
-                        Long claimId = key == null ? null : ((IdempotencyKeys.Claimed) c).id();
-                        return payTx(purchase, now, claimId).map(p -> new PayOutcome(p, false));
-                    }).as(tx::transactional);
+                    // SPEC 4.10: no payment for a date that has started (starts_at never changes once sold).
+                    if (!purchase.startsAt().isAfter(now)) {
+                        return Mono.error(ApiException.of(ErrorCode.CONCERT_DATE_CLOSED, "Concert date %d has already started",
+                                purchase.concertDateId()));
+                    }
+                    return payTx(purchase, now, key, hash).map(p -> new PayOutcome(p, false)).as(tx::transactional);
                 })
                 .retryWhen(DeadlockRetry.backoff());
+        // A stored response replays even after the show started; only new work is refused then.
+        return key == null ? paid : paid.onErrorResume(ApiException.class, refusal -> idempotencyKeys
+                .afterRefusal(userId, key, hash, refusal)
+                .map(body -> new PayOutcome(json.readValue(body, PaymentResponse.class), true)));
     }
 
     /**
@@ -227,7 +222,7 @@ class PaymentService {
      * order whatever order the ids came in (the IN lists are sorted), so two payments of overlapping sets queue
      * behind each other instead of deadlocking.
      */
-    private Mono<PaymentResponse> payTx(Purchase purchase, Instant now, Long claimId) {
+    private Mono<PaymentResponse> payTx(Purchase purchase, Instant now, String key, String hash) {
         Reservation first = purchase.first();
         List<Long> ids = purchase.ids().stream().sorted().toList();
         int n = ids.size();
@@ -271,8 +266,8 @@ class PaymentService {
                             : db.sql("UPDATE reservation SET payment_id = :paymentId WHERE id IN (:ids)")
                                     .bind("paymentId", paymentId).bind("ids", ids).fetch().rowsUpdated();
                     Mono<String> event = outbox.append(EventType.PAYMENT_COMPLETED, purchase.concertDateId(), eventPayload(purchase, paymentId));
-                    Mono<Void> remember = claimId == null ? Mono.empty()
-                            : idempotencyKeys.complete(claimId, 200, json.writeValueAsString(response));
+                    Mono<Void> remember = key == null ? Mono.empty()
+                            : idempotencyKeys.record(first.userId(), key, hash, 200, json.writeValueAsString(response));
                     return link.then(event).then(remember).thenReturn(response);
                 });
     }

@@ -19,8 +19,8 @@ import reactor.core.publisher.Mono;
  * in {@code refused} whether it did not. Its row lock also serialises one user's holds of one concert, which is what
  * the per-date hold count (SPEC 4.10) needs: it replaces the lock on the user's row the hold took before, so the hold
  * costs no extra round trip. The affected-row count cannot tell "refused" from "inserted" (the driver asks for found
- * rows), so the answer comes back as a generated value: on MariaDB the driver appends {@code RETURNING refused}; on
- * MySQL it reads LAST_INSERT_ID, which {@code LAST_INSERT_ID(expr)} sets to the same flag (0 for a new row).
+ * rows), so the row itself comes back ({@code RETURNING tickets, refused}); the count before the take also tells the
+ * hold whether the per-date hold limit can be reached at all (see {@code ReservationService.holdTx}).
  */
 @Component
 class PurchaseLimits {
@@ -34,25 +34,31 @@ class PurchaseLimits {
     }
 
     /**
-     * Takes one ticket of the concert for the user if below the limit, and locks the user's counter row until the
-     * transaction ends. (Assignments run left to right: {@code refused} reads the count before the increment.)
-     *
-     * @return true when taken, false when the user has reached the limit
+     * The outcome of {@link #take}: whether the ticket was taken, and how many seats of the concert the user had
+     * (held, lapsed but not yet swept, or paid) just before, as the locked counter row says.
      */
-    Mono<Boolean> take(long userId, long concertId) {
+    record Take(boolean taken, int ticketsBefore) {}
+
+    /**
+     * Takes one ticket of the concert for the user if below the limit, and locks the user's counter row until the
+     * transaction ends. (Assignments run left to right: {@code refused} reads the count before the increment.) The
+     * row comes back by MariaDB's {@code INSERT ... RETURNING} (as the payment's balance does): {@code tickets} after
+     * the statement, so the count before it is {@code tickets - 1 + refused}.
+     */
+    Mono<Take> take(long userId, long concertId) {
         return db.sql("""
                         INSERT INTO ticket_count (user_id, concert_id, tickets, refused) VALUES (:userId, :concertId, 1, 0)
                         ON DUPLICATE KEY UPDATE
-                          refused = LAST_INSERT_ID(tickets >= COALESCE((SELECT c.max_tickets_per_user FROM concert c WHERE c.id = :concertId), :defaultLimit)),
-                          tickets = tickets + 1 - refused""")
+                          refused = tickets >= COALESCE((SELECT c.max_tickets_per_user FROM concert c WHERE c.id = :concertId), :defaultLimit),
+                          tickets = tickets + 1 - refused
+                        RETURNING tickets, refused""")
                 .bind("userId", userId).bind("concertId", concertId).bind("defaultLimit", defaultLimit)
-                .filter(s -> s.returnGeneratedValues("refused"))
                 .map(r -> {
-                    Number n = r.get(0, Number.class);
-                    return n == null || n.longValue() == 0;
+                    int tickets = r.get("tickets", Integer.class);
+                    int refused = r.get("refused", Integer.class);
+                    return new Take(refused == 0, tickets - 1 + refused);
                 })
-                .one()
-                .defaultIfEmpty(true);
+                .one();
     }
 
     /** The user's limit for the concert (for the refusal's words). */

@@ -222,19 +222,24 @@ class ReservationService {
         Mono<Boolean> take = seats.hold(held.concertDateId(), held.seatId(), held.heldUntil(), now)
                 .flatMap(taken -> taken ? Mono.just(true)
                         : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())));
-        Mono<Boolean> ticket = limits.take(held.userId(), held.concertId())
-                .flatMap(taken -> taken ? Mono.just(true) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
+        Mono<PurchaseLimits.Take> ticket = limits.take(held.userId(), held.concertId())
+                .flatMap(taken -> taken.taken() ? Mono.just(taken) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
                         ErrorCode.PURCHASE_LIMIT_REACHED, "User %d already has %d seats of concert %d (held or paid): the most one fan may have",
                         held.userId(), limit, held.concertId()))));
-        Mono<Long> liveHolds = db.sql("SELECT COUNT(*) AS n FROM reservation WHERE user_id = :userId AND concert_date_id = :dateId AND "
-                        + ReservationStatus.LIVE_HOLD)
-                .bind("userId", held.userId()).bind("dateId", held.concertDateId()).bind("now", TimeConfig.toDb(now))
-                .map(r -> r.get("n", Long.class)).one();
-        Mono<Long> withinLimit = liveHolds
-                .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
-                        : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
-                                held.userId(), n, held.concertDateId())));
-        return take.then(ticket).then(withinLimit)
+        // SPEC 4.10's per-date hold limit, counted only when it can be reached: every live hold of the date is one of
+        // the concert's seats the counter row counts (a hold raises it, a cancel, a refund or the sweeper's expiry lowers
+        // it, each in the same transaction), so with fewer seats than the limit before this take the user holds fewer
+        // than the limit on the date, and the COUNT (one round trip inside the transaction) is skipped. With the
+        // defaults (4 and 4) a hold never counts: at 4 seats the purchase limit refuses first.
+        Mono<Long> withinLimit = ticket.flatMap(taken -> taken.ticketsBefore() < settings.maxHoldsPerUser() ? Mono.just(0L)
+                : db.sql("SELECT COUNT(*) AS n FROM reservation WHERE user_id = :userId AND concert_date_id = :dateId AND "
+                                + ReservationStatus.LIVE_HOLD)
+                        .bind("userId", held.userId()).bind("dateId", held.concertDateId()).bind("now", TimeConfig.toDb(now))
+                        .map(r -> r.get("n", Long.class)).one()
+                        .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
+                                : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
+                                        held.userId(), n, held.concertDateId()))));
+        return take.then(withinLimit)
                 .then(db.sql("""
                                 INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
                                 VALUES (:userId, :concertId, :dateId, :seatId, :seatNumber, :price, 'HELD', :heldUntil, :now)""")

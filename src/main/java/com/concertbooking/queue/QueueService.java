@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.UUID;
 
 import com.concertbooking.queue.QueueStore.Conditions;
@@ -41,9 +42,17 @@ public class QueueService {
     public record Issued(Ticket ticket, boolean created) {}
 
     /** A genuine token with its entry's state now; not {@link #live} when the entry is gone (left, used, expired). */
-    public record Verified(TokenCodec.Claims pass, EntryState state, Conditions conditions, Ticket ticket) {
+    public record Verified(TokenCodec.Claims pass, EntryState state, Conditions conditions, Supplier<Ticket> tickets) {
         public boolean live() {
             return state.kind() != Kind.GONE;
+        }
+
+        /**
+         * The fan-facing answer, built when asked: holds and payments only need the state, and the ticket's queue ID
+         * costs six HMACs (issue 18: no signature work a request does not need).
+         */
+        public Ticket ticket() {
+            return tickets.get();
         }
     }
 
@@ -183,7 +192,7 @@ public class QueueService {
                     Mono<String> commitment = state.kind() == Kind.PREQUEUE
                             ? sales.drawn(claims.concertId()).map(Sales.Drawn::commitment) : Mono.empty();
                     return commitment.map(Optional::of).defaultIfEmpty(Optional.empty()).map(c -> new Verified(claims, state,
-                            batch.conditions(), ticket(token, claims.userId(), claims.concertId(), state, batch.conditions(), c.orElse(null))));
+                            batch.conditions(), () -> ticket(token, claims.userId(), claims.concertId(), state, batch.conditions(), c.orElse(null))));
                 });
     }
 

@@ -174,8 +174,8 @@ class QueueStreams implements SmartLifecycle {
      * instances), else 429. Active, expired and sold-out answers are one event (after the message, if any) and done.
      */
     public Flux<ServerSentEvent<Object>> stream(QueueService.Verified verified) {
-        Update first = new Update(verified.state(), verified.conditions(), verified.ticket().estimatedWaitSeconds(),
-                verified.ticket().commitment(), true);
+        QueueService.Ticket ticket = verified.ticket();
+        Update first = new Update(verified.state(), verified.conditions(), ticket.estimatedWaitSeconds(), ticket.commitment(), true);
         Kind kind = verified.state().kind();
         if ((kind != Kind.WAITING && kind != Kind.PREQUEUE) || verified.conditions().soldOut()) {
             return Flux.fromIterable(new Memory().events(first)); // one answer and done

@@ -3,10 +3,13 @@ package com.concertbooking.queue;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.text.ParseException;
+import java.time.Duration;
 import java.util.Date;
 
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -35,6 +38,10 @@ class TokenCodec {
     private final MACSigner signer;
     private final MACVerifier verifier;
     private final byte[] secret;
+    /** Tokens whose signature and shape were checked, by their text (a few hundred bytes each). */
+    private final Cache<String, Claims> verified = Caffeine.newBuilder().maximumSize(VERIFIED_TOKENS)
+            .expireAfterAccess(Duration.ofMinutes(10)).build();
+    static final int VERIFIED_TOKENS = 50_000;
 
     /** The secret is checked when {@link TokenProperties} are bound; a blank one (allowed in dev only) means a random one. */
     public TokenCodec(TokenProperties properties) {
@@ -83,8 +90,17 @@ class TokenCodec {
         return jwt.serialize();
     }
 
-    /** Signature and shape only; whether the entry is still live is the queue's question. */
+    /**
+     * Signature and shape only; whether the entry is still live is the queue's question (asked of Redis on every
+     * use, so an ended token stays refused). A token verified once is remembered by its exact text: its claims never
+     * change and it carries no expiry, so a fan's every hold, payment and poll does not parse and HMAC it again.
+     * Refused tokens are never remembered.
+     */
     public Claims verify(String token) {
+        Claims known = verified.getIfPresent(token);
+        if (known != null) {
+            return known;
+        }
         try {
             SignedJWT jwt = SignedJWT.parse(token);
             if (!JWSAlgorithm.HS256.equals(jwt.getHeader().getAlgorithm()) || !jwt.verify(verifier)) {
@@ -101,7 +117,11 @@ class TokenCodec {
             if (userId <= 0 || !(cid instanceof Number concert) || concert.longValue() <= 0 || entryId == null || entryId.isBlank()) {
                 throw invalid();
             }
-            return new Claims(userId, concert.longValue(), entryId);
+            Claims result = new Claims(userId, concert.longValue(), entryId);
+            if (exp == null) {
+                verified.put(token, result); // this service signs no expiry: such a token lives as long as its entry
+            }
+            return result;
         } catch (ParseException | JOSEException | NumberFormatException | IllegalStateException e) {
             throw invalid();
         }

@@ -28,6 +28,6 @@ public final class TestPasses {
                 kind == QueueStore.Kind.ACTIVE ? Instant.now().plusSeconds(600) : null);
         var conditions = new QueueStore.Conditions(1, 10, 0, Instant.now(), null, null, false);
         return reactor.core.publisher.Mono.just(new QueueService.Verified(new TokenCodec.Claims(user, concert, "entry-" + user), state,
-                conditions, QueueService.ticket(token, null, user, concert, state, conditions, 0L, null)));
+                conditions, () -> QueueService.ticket(token, null, user, concert, state, conditions, 0L, null)));
     }
 }
