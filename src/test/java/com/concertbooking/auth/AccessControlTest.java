@@ -35,8 +35,9 @@ class AccessControlTest extends IntegrationTest {
     @Autowired
     ApplicationContext context;
 
+    /** All the application's chains in their order (the SSE stream has one of its own, ahead of the main one). */
     @Autowired
-    SecurityWebFilterChain securityChain;
+    java.util.List<SecurityWebFilterChain> securityChains;
 
     /**
      * Walks every handler mapping of the running application (controllers, actuator, springdoc, static resources) and
@@ -97,7 +98,7 @@ class AccessControlTest extends IntegrationTest {
         String[] parts = route.split(" ", 2);
         var exchange = MockServerWebExchange.from(MockServerHttpRequest.method(HttpMethod.valueOf(parts[0]), parts[1]));
         java.util.concurrent.atomic.AtomicBoolean reached = new java.util.concurrent.atomic.AtomicBoolean();
-        Mono<Void> run = new WebFilterChainProxy(securityChain).filter(exchange, ex -> {
+        Mono<Void> run = new WebFilterChainProxy(securityChains).filter(exchange, ex -> {
             reached.set(true);
             return Mono.empty();
         });
