@@ -192,7 +192,10 @@ class ProblemExceptionHandler implements WebExceptionHandler {
                 || causedBy(ex, QueryTimeoutException.class)
                 || causedBy(ex, R2dbcTransientResourceException.class)
                 || causedBy(ex, R2dbcNonTransientResourceException.class)
-                || causedBy(ex, io.lettuce.core.RedisException.class);
+                || causedBy(ex, io.lettuce.core.RedisException.class)
+                // The transaction manager could not open a connection (the database refused or reset it: a restart).
+                || causedBy(ex, org.springframework.transaction.CannotCreateTransactionException.class)
+                || causedBy(ex, java.net.ConnectException.class);
     }
 
     /** Which dependency a failure came from, by the packages of its causes (for the alerts of docs/incident-response.md). */
@@ -201,7 +204,9 @@ class ProblemExceptionHandler implements WebExceptionHandler {
         if (causedByPackage(ex, "io.lettuce.", "org.springframework.data.redis.")) {
             return "redis";
         }
-        if (causedByPackage(ex, "io.r2dbc.", "io.asyncer.r2dbc.", "org.springframework.r2dbc.", "org.springframework.dao.")) {
+        // The only transaction manager is R2DBC's: a transaction that cannot start is the database's failure.
+        if (causedByPackage(ex, "io.r2dbc.", "io.asyncer.r2dbc.", "org.springframework.r2dbc.", "org.springframework.dao.",
+                "org.springframework.transaction.")) {
             return "database";
         }
         return "other";

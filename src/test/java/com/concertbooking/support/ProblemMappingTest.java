@@ -20,6 +20,12 @@ class ProblemMappingTest {
         assertThat(ProblemExceptionHandler.toProblem(new QueryTimeoutException("slow")).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
         assertThat(ProblemExceptionHandler.toProblem(new RedisConnectionFailureException("down")).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
         assertThat(ProblemExceptionHandler.toProblem(new RuntimeException(new TimeoutException())).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
+        // A hold or payment while MariaDB restarts (issue 20's db-restart bench saw these as 500s): the transaction
+        // manager cannot open a connection because the server refuses it.
+        var refused = new org.springframework.transaction.CannotCreateTransactionException("Could not open R2DBC Connection for transaction",
+                new java.net.ConnectException("finishConnect(..) failed with error(-111): Connection refused"));
+        assertThat(ProblemExceptionHandler.toProblem(refused).code()).isEqualTo(ErrorCode.DEPENDENCY_UNAVAILABLE);
+        assertThat(ProblemExceptionHandler.dependencyOf(refused)).isEqualTo("database");
     }
 
     @Test
