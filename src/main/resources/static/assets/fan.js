@@ -660,8 +660,11 @@ async function loadSeats() {
 
 function startSeatRefresh() {
   stopSeatRefresh();
+  let rounds = 0;
   state.seatTimer = setInterval(() => {
-    if (!document.hidden && !$('booking-section').hidden) loadSeats();
+    if (document.hidden || $('booking-section').hidden) return;
+    loadSeats();
+    if (state.holds.length && ++rounds % 5 === 0) refreshReservations(); // holds paid or cancelled elsewhere
   }, SEAT_REFRESH_MS);
 }
 
@@ -874,9 +877,15 @@ function saveHolds() {
   save('holds', state.holds.length ? state.holds : null);
 }
 
-/** Holds still running (their heldUntil in the future on the service's clock). */
+/**
+ * Holds still running (their heldUntil in the future on the service's clock), of one concert date: one payment
+ * covers one date (SPEC 3); holds of another date are paid after these.
+ */
 function liveHolds() {
-  return state.holds.filter((h) => Date.parse(h.heldUntil) > serverNow());
+  const live = state.holds.filter((h) => Date.parse(h.heldUntil) > serverNow());
+  if (!live.length) return live;
+  const date = live.some((h) => String(h.concertDateId) === String(state.dateId)) ? String(state.dateId) : String(live[0].concertDateId);
+  return live.filter((h) => String(h.concertDateId) === date);
 }
 
 function showHolds() {
@@ -1020,7 +1029,7 @@ function tick() {
     $('hold-section').classList.toggle('urgent', left > 0 && left <= 60);
     // At 0:00 a hold is over: its seat leaves the payment (and Pay goes when none is left).
     const shown = $('hold-list').querySelectorAll('li:not(.over)').length;
-    if (shown !== live.length) {
+    if (shown !== state.holds.filter((h) => Date.parse(h.heldUntil) > serverNow()).length) {
       showHolds();
       if (!live.length) show($('pay-message'), 'error', explain(new ApiError({ status: 409, code: 'HOLD_EXPIRED' })).text);
     }
@@ -1069,11 +1078,35 @@ async function refreshReservations() {
   if (!state.auth) return;
   try {
     state.reservations = await userCall('GET', `/reservations/${state.auth.userId}`);
+    reconcileHolds();
     renderReservations();
     renderSelection();
   } catch (e) {
     if (!signInError(e)) showError($('reservations-message'), e);
   }
+}
+
+/**
+ * The service's list is the truth about holds: a hold paid, cancelled or expired elsewhere leaves the payment, a
+ * moved heldUntil moves the countdown, and while admitted every live hold of this concert can be paid (also one
+ * made before a reload or in another tab), so no hold is left unpayable.
+ */
+function reconcileHolds() {
+  const byId = new Map(state.reservations.map((r) => [r.reservationId, r]));
+  let holds = state.holds
+    .filter((h) => !byId.has(h.reservationId) || byId.get(h.reservationId).status === 'HELD')
+    .map((h) => (byId.has(h.reservationId) ? { ...h, ...byId.get(h.reservationId) } : h));
+  if (state.queue && state.queue.status === 'ACTIVE') {
+    const known = new Set(holds.map((h) => h.reservationId));
+    holds = holds.concat(state.reservations.filter((r) => r.status === 'HELD' && !known.has(r.reservationId)
+      && String(r.concertId) === String(state.queue.concertId) && Date.parse(r.heldUntil) > serverNow()));
+  }
+  const changed = holds.length !== state.holds.length
+    || holds.some((h, i) => h.reservationId !== state.holds[i].reservationId || h.heldUntil !== state.holds[i].heldUntil);
+  if (!changed) return;
+  state.holds = holds;
+  saveHolds();
+  showHolds();
 }
 
 /** Grouped by concert and date (newest first, as the service lists them), each group naming what, when and where. */
