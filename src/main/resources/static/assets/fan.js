@@ -653,6 +653,7 @@ async function loadSeats() {
     state.seats = map.seats;
     renderSeats();
   } catch (e) {
+    if (state.paying || !state.queue) return; // the payment ends the pass: a map asked meanwhile is refused, and moot
     if (e instanceof ApiError && (e.code === 'TOKEN_EXPIRED' || e.code === 'TOKEN_INVALID')) queueOver(e);
     else if (!signInError(e)) showError($('booking-message'), e);
   }
@@ -930,6 +931,7 @@ async function pay() {
   const ids = holds.map((h) => h.reservationId);
   if (!state.payment || state.payment.ids.join() !== ids.join()) state.payment = { key: uuid(), ids };
   state.paying = true;
+  stopSeatRefresh(); // paying ends the pass: no map refresh races it (it would be refused)
   const button = $('pay-button');
   button.disabled = true;
   show($('pay-message'), 'info', 'Paying…');
@@ -957,6 +959,7 @@ async function pay() {
     const sameAttempt = e instanceof ApiError
       && (e.status === 0 || e.status >= 500 || e.code === 'IDEMPOTENCY_IN_PROGRESS');
     if (!sameAttempt) state.payment = null;
+    if (state.queue) startSeatRefresh();
     if (signInError(e)) return;
     showError($('pay-message'), e);
     if (e instanceof ApiError && (e.code === 'HOLD_EXPIRED' || e.code === 'RESERVATION_NOT_PAYABLE')) {
