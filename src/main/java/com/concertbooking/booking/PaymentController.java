@@ -8,6 +8,9 @@ import com.concertbooking.support.ApiException;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Positive;
+import jakarta.validation.constraints.Size;
+import java.util.HashSet;
+import java.util.List;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -32,9 +35,33 @@ class PaymentController {
         this.payments = payments;
     }
 
-    public record PayRequest(@NotNull @Positive Long reservationId, @NotNull @Positive Long userId) {}
+    /** The most reservations one request may name, before anything is read (a concert's own ticket limit is at most 100). */
+    static final int MAX_RESERVATIONS = 100;
 
-    /** Pays the caller's own hold with an ACTIVE pass of its concert, or replays a stored payment (SPEC 4.4). */
+    /** {@code reservationId} for one reservation, or {@code reservationIds} for several (exactly one of the two). */
+    public record PayRequest(@Positive Long reservationId,
+                             @Size(min = 1, max = MAX_RESERVATIONS) List<@NotNull @Positive Long> reservationIds,
+                             @NotNull @Positive Long userId) {
+
+        /** The reservations asked for, in order; 400 when both or neither field is given, or an id repeats. */
+        List<Long> ids() {
+            if ((reservationId == null) == (reservationIds == null)) {
+                throw ApiException.validation("Give either reservationId or reservationIds (1 to " + MAX_RESERVATIONS + " ids)");
+            }
+            if (reservationId != null) {
+                return List.of(reservationId);
+            }
+            if (new HashSet<>(reservationIds).size() != reservationIds.size()) {
+                throw ApiException.validation("reservationIds must not repeat an id");
+            }
+            return reservationIds;
+        }
+    }
+
+    /**
+     * Pays the caller's own holds (one, or several of one concert date, all or none) with an ACTIVE pass of their
+     * concert, or replays a stored payment (SPEC 3, 4.4).
+     */
     @PostMapping(path = "/pay", consumes = MediaType.APPLICATION_JSON_VALUE)
     public Mono<ResponseEntity<PaymentResponse>> pay(Caller caller, PaymentPass pass,
                                                      @RequestHeader(name = IDEMPOTENCY_KEY, required = false) String key,
@@ -42,7 +69,7 @@ class PaymentController {
         String idempotencyKey = validKey(key);
         return body.flatMap(request -> {
             caller.requireSelf(request.userId());
-            return payments.pay(pass, new PayCommand(request.reservationId(), request.userId(), idempotencyKey));
+            return payments.pay(pass, new PayCommand(request.ids(), request.userId(), idempotencyKey));
         }).map(outcome -> outcome.replayed()
                 ? ResponseEntity.ok().header(REPLAYED, "true").body(outcome.response())
                 : ResponseEntity.ok(outcome.response()));

@@ -113,13 +113,22 @@ class ReservationService {
                 .map(r -> map(r, Instant.MIN)).one();
     }
 
-    /** The reservation as stored, with the start of its concert date (when holds, payments and cancels stop). */
-    Mono<reactor.util.function.Tuple2<Reservation, Instant>> findWithStart(long reservationId) {
+    /** A reservation to pay, with the start of its date (payments stop then) and its concert's ticket limit. */
+    record Payable(Reservation reservation, Instant startsAt, int ticketLimit) {}
+
+    /**
+     * The reservations as stored (status not adjusted for expiry), each with the start of its concert date and its
+     * concert's ticket limit, in one statement; ids that do not exist are simply absent.
+     */
+    Flux<Payable> findPayable(List<Long> reservationIds) {
         return db.sql("SELECT r.id, r.user_id, r.concert_id, r.concert_date_id, r.seat_id, r.seat_number, r.price, r.status, "
-                        + "r.held_until, r.paid_at, d.starts_at FROM reservation r JOIN concert_date d ON d.id = r.concert_date_id WHERE r.id = :id")
-                .bind("id", reservationId)
-                .map(r -> reactor.util.function.Tuples.of(map(r, Instant.MIN), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class))))
-                .one();
+                        + "r.held_until, r.paid_at, d.starts_at, COALESCE(c.max_tickets_per_user, :defaultLimit) AS ticket_limit "
+                        + "FROM reservation r JOIN concert_date d ON d.id = r.concert_date_id JOIN concert c ON c.id = r.concert_id "
+                        + "WHERE r.id IN (:ids)")
+                .bind("ids", reservationIds).bind("defaultLimit", settings.maxTicketsPerUser())
+                .map(r -> new Payable(map(r, Instant.MIN), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
+                        r.get("ticket_limit", Integer.class)))
+                .all();
     }
 
     // ---------------------------------------------------------------- hold
@@ -228,10 +237,12 @@ class ReservationService {
 
     private Mono<Reservation> cancelTx(long reservationId, long userId, Instant now) {
         // FOR UPDATE serialises this against a racing payment, the sweeper and a second cancel.
-        return db.sql("SELECT " + COLUMNS + " FROM reservation WHERE id = :id FOR UPDATE").bind("id", reservationId)
-                .map(r -> map(r, now)).one()
+        return db.sql("SELECT " + COLUMNS + ", payment_id FROM reservation WHERE id = :id FOR UPDATE").bind("id", reservationId)
+                .map(row -> reactor.util.function.Tuples.of(map(row, now), java.util.Optional.ofNullable(row.get("payment_id", Long.class))))
+                .one()
                 .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.RESERVATION_NOT_FOUND, "Reservation %d does not exist", reservationId)))
-                .flatMap(r -> {
+                .flatMap(found -> {
+                    Reservation r = found.getT1();
                     if (r.userId() != userId) {
                         return Mono.error(ApiException.of(ErrorCode.FORBIDDEN, "Reservation %d belongs to another user", reservationId));
                     }
@@ -251,18 +262,25 @@ class ReservationService {
                                             .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
                                             .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
                                             .thenReturn(r.withStatus(ReservationStatus.CANCELLED, null))
-                                    : refund(r, now));
+                                    : refund(r, found.getT2().orElse(null), now));
                 });
     }
 
-    private Mono<Reservation> refund(Reservation r, Instant now) {
-        Mono<Long> paymentId = db.sql("SELECT id FROM payment WHERE reservation_id = :id AND status = 'COMPLETED' FOR UPDATE")
-                .bind("id", r.reservationId())
+    /**
+     * Refunds one paid seat: its own price back, whether its payment covered it alone or several seats ({@code
+     * paymentId} is the reservation's link, set only for a payment of several). The payment turns REFUNDED once none
+     * of its reservations is still PAID (this one was marked CANCELLED just before).
+     */
+    private Mono<Reservation> refund(Reservation r, Long linkedPaymentId, Instant now) {
+        Mono<Long> paymentId = (linkedPaymentId != null
+                ? db.sql("SELECT id FROM payment WHERE id = :pid AND status = 'COMPLETED' FOR UPDATE").bind("pid", linkedPaymentId)
+                : db.sql("SELECT id FROM payment WHERE reservation_id = :id AND status = 'COMPLETED' FOR UPDATE").bind("id", r.reservationId()))
                 .map(row -> row.get("id", Long.class)).one()
                 .switchIfEmpty(Mono.error(() -> new IllegalStateException("PAID reservation " + r.reservationId() + " has no completed payment")));
         return paymentId.flatMap(pid -> markCancelled(r, now)
                 .then(limits.giveBack(r.userId(), r.concertId()))
-                .then(db.sql("UPDATE payment SET status = 'REFUNDED', refunded_at = :now WHERE id = :id")
+                .then(db.sql("UPDATE payment SET status = 'REFUNDED', refunded_at = :now WHERE id = :id "
+                                + "AND NOT EXISTS (SELECT 1 FROM reservation WHERE payment_id = :id AND status = 'PAID')")
                         .bind("now", TimeConfig.toDb(now)).bind("id", pid).fetch().rowsUpdated())
                 .then(wallets.credit(r.userId(), r.price()))
                 .flatMap(n -> n == 1 ? Mono.just(n) : Mono.error(ApiException.of(ErrorCode.BALANCE_LIMIT_EXCEEDED,

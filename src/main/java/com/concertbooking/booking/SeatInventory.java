@@ -78,13 +78,19 @@ public class SeatInventory {
                 .fetch().rowsUpdated().then();
     }
 
-    /** @return true when the seat was still this reservation's hold and is now SOLD */
-    Mono<Boolean> sell(long concertDateId, long seatId, long reservationId) {
+    /**
+     * Sells the seats of these reservations (one seat each), in one statement.
+     *
+     * @return true when every seat was still its reservation's hold and is now SOLD (false: the caller rolls back)
+     */
+    Mono<Boolean> sell(long concertDateId, List<Long> seatIds, List<Long> reservationIds) {
+        // A seat points to at most one reservation, and a reservation's seat is the only seat that points to it, so
+        // "id IN seats AND reservation_id IN reservations" matches exactly the pairs.
         return db.sql("UPDATE seat SET status = 'SOLD', held_until = NULL, version = version + 1 "
-                        + "WHERE id = :seatId AND reservation_id = :id AND status = 'HELD'")
-                .bind("seatId", seatId).bind("id", reservationId)
+                        + "WHERE id IN (:seatIds) AND reservation_id IN (:ids) AND status = 'HELD'")
+                .bind("seatIds", seatIds).bind("ids", reservationIds)
                 .fetch().rowsUpdated()
-                .flatMap(n -> n == 1 ? announce(concertDateId).thenReturn(true) : Mono.just(false));
+                .flatMap(n -> n == seatIds.size() ? announce(concertDateId).thenReturn(true) : Mono.just(false));
     }
 
     /** Returns the seat to sale, only while it still belongs to this reservation. */
