@@ -866,7 +866,16 @@ async function holdSeats() {
 
 // ---------------------------------------------------------------- holds and payment
 
-function addHolds(reservations) {
+function addHolds(held) {
+  // The reservation bodies name concert, date, venue and grade (SPEC 3); what the page showed fills any gap.
+  const date = state.dates.find((d) => String(d.concertDateId) === String(state.dateId)) || {};
+  const reservations = held.map((r) => ({
+    ...r,
+    grade: r.grade || (state.seats.find((s) => s.seatNumber === r.seatNumber) || {}).grade,
+    concertName: r.concertName || (state.queue && state.queue.concertName),
+    startsAt: r.startsAt || date.startsAt,
+    venue: r.venue || date.venue,
+  }));
   const ids = new Set(reservations.map((r) => r.reservationId));
   state.holds = [...state.holds.filter((h) => !ids.has(h.reservationId)), ...reservations];
   state.payment = null;
@@ -1098,7 +1107,7 @@ function reconcileHolds() {
   const byId = new Map(state.reservations.map((r) => [r.reservationId, r]));
   let holds = state.holds
     .filter((h) => !byId.has(h.reservationId) || byId.get(h.reservationId).status === 'HELD')
-    .map((h) => (byId.has(h.reservationId) ? { ...h, ...byId.get(h.reservationId) } : h));
+    .map((h) => (byId.has(h.reservationId) ? { ...h, heldUntil: byId.get(h.reservationId).heldUntil } : h));
   if (state.queue && state.queue.status === 'ACTIVE') {
     const known = new Set(holds.map((h) => h.reservationId));
     holds = holds.concat(state.reservations.filter((r) => r.status === 'HELD' && !known.has(r.reservationId)
