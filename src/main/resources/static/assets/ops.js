@@ -53,6 +53,7 @@ function say(element, kind, text, detail) {
     if (next) { next.tabIndex = -1; next.focus(); }
   });
   element.append(close);
+  if (element.offsetParent) element.scrollIntoView({ block: 'nearest' });
 }
 
 async function admin(method, path, body) {
