@@ -20,8 +20,8 @@ import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
 /**
- * The development identity provider's routes (SPEC 11): password login, its public keys, and minting a user's
- * token for operators and load tests. All three answer 404 when the development issuer is disabled (prod).
+ * The development identity provider's routes (SPEC 11): password login, refresh and sign-out, its public keys, and
+ * minting a user's token for operators and load tests. All answer 404 when the development issuer is disabled (prod).
  */
 @RestController
 class AuthController {
@@ -29,10 +29,12 @@ class AuthController {
     private final DevIssuer issuer;
     private final Passwords passwords;
     private final Throttle throttle;
+    private final RefreshTokens refreshTokens;
     private final DatabaseClient db;
 
-    public AuthController(DevIssuer issuer, Passwords passwords, Throttle throttle, DatabaseClient db) {
+    public AuthController(DevIssuer issuer, Passwords passwords, Throttle throttle, RefreshTokens refreshTokens, DatabaseClient db) {
         this.issuer = issuer;
+        this.refreshTokens = refreshTokens;
         this.passwords = passwords;
         this.throttle = throttle;
         this.db = db;
@@ -42,6 +44,10 @@ class AuthController {
     public record Login(@Username String username, @NotNull @Password String password) {}
 
     private record Account(long userId, String username, String passwordHash) {}
+
+    /** A refresh token as login or refresh gave it: exactly that form, anything else is a 400 and looks nothing up. */
+    public record Refresh(@NotNull @jakarta.validation.constraints.Pattern(regexp = RefreshTokens.FORM,
+            message = "must be a refresh token as login or refresh returned it") String refreshToken) {}
 
     /**
      * 200 with an access token, or the same 401 for an unknown user and a wrong password: both run one hash check,
@@ -58,10 +64,38 @@ class AuthController {
                     return throttle.signInTo(counter)
                             .then(passwords.matches(login.password(), account.map(Account::passwordHash).orElse(null)))
                             .flatMap(ok -> ok
-                                    ? throttle.signedIn(counter).then(issuer.mint(account.get().userId(), account.get().username()))
+                                    ? throttle.signedIn(counter).then(signIn(account.get().userId(), account.get().username(),
+                                            refreshTokens.issue(account.get().userId())))
                                     : Mono.error(new ApiException(ErrorCode.INVALID_CREDENTIALS, "Wrong username or password")));
                 })
                 .map(token -> ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(token));
+    }
+
+    /**
+     * A new access token and a new refresh token for a refresh token (SPEC 11): rotated on every use; a token used
+     * twice revokes its whole chain (401 for the reuse and for every later use of that chain).
+     */
+    @PostMapping(path = "/api/v1/auth/refresh", consumes = MediaType.APPLICATION_JSON_VALUE)
+    public Mono<ResponseEntity<DevIssuer.AccessToken>> refresh(@Valid @RequestBody Refresh refresh) {
+        requireEnabled();
+        return refreshTokens.rotate(refresh.refreshToken())
+                .flatMap(rotated -> signIn(rotated.userId(), rotated.username(), Mono.just(rotated.refreshToken())))
+                .map(token -> ResponseEntity.ok().cacheControl(CacheControl.noStore()).body(token));
+    }
+
+    /**
+     * Sign-out: the refresh token's chain is revoked, so a copy left behind (a shared computer, a stolen token) cannot
+     * renew the session. 204 whatever the token (idempotent; says nothing about which tokens exist). Access tokens
+     * already issued stay valid until they expire (at most an hour): they are not looked up per request.
+     */
+    @PostMapping(path = "/api/v1/auth/logout", consumes = MediaType.APPLICATION_JSON_VALUE)
+    public Mono<ResponseEntity<Void>> logout(@Valid @RequestBody Refresh refresh) {
+        requireEnabled();
+        return refreshTokens.revoke(refresh.refreshToken()).thenReturn(ResponseEntity.noContent().build());
+    }
+
+    private Mono<DevIssuer.AccessToken> signIn(long userId, String username, Mono<String> refreshToken) {
+        return refreshToken.flatMap(refresh -> issuer.mint(userId, username).map(token -> token.withRefresh(refresh, refreshTokens.ttl())));
     }
 
     /** The issuer's public keys, for other services that verify its tokens. */

@@ -13,10 +13,11 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param audience    the {@code aud} every access token must carry
  * @param clockSkew   leeway on {@code exp} and {@code nbf}
  * @param adminScope  the access-token scope that makes its bearer an operator (the {@code X-Admin-Key} is the other way)
+ * @param refreshTtl  how long a development issuer's refresh token stays valid after it was issued (each use issues a new one)
  */
 @ConfigurationProperties("booking.auth")
 record AuthProperties(String issuerUri, String jwkSetUri, String audience, Duration clockSkew, String adminScope,
-                             DevIssuer devIssuer, Login login) {
+                             DevIssuer devIssuer, Login login, Duration refreshTtl) {
 
     /**
      * The development identity provider: password login and token minting with its own RSA key.

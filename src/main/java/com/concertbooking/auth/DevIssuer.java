@@ -48,8 +48,21 @@ class DevIssuer {
     private static final Logger log = LoggerFactory.getLogger(DevIssuer.class);
     private static final int KEY_BITS = 2048;
 
-    /** The body of a login or mint answer (SPEC 11). */
-    public record AccessToken(String accessToken, String tokenType, long expiresIn) {}
+    /**
+     * The body of a login, refresh or mint answer (SPEC 11): refreshToken and refreshExpiresIn only from login and
+     * refresh (an operator's minted token is not renewable).
+     */
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    public record AccessToken(String accessToken, String tokenType, long expiresIn, String refreshToken, Long refreshExpiresIn) {
+
+        AccessToken(String accessToken, String tokenType, long expiresIn) {
+            this(accessToken, tokenType, expiresIn, null, null);
+        }
+
+        AccessToken withRefresh(String token, java.time.Duration lifetime) {
+            return new AccessToken(accessToken, tokenType, expiresIn, token, lifetime.toSeconds());
+        }
+    }
 
     private final boolean enabled;
     private final String issuer;

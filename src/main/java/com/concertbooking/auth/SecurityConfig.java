@@ -144,7 +144,8 @@ class SecurityConfig {
                 // queue token is its handler's business).
                 .matchers(read("/api/v1/concerts", "/api/v1/concerts/{concertId}", "/api/v1/concerts/{concertId}/dates",
                         "/api/v1/concerts/{concertId}/sale", "/api/v1/queues/stream", "/.well-known/jwks.json")).permitAll()
-                .pathMatchers(HttpMethod.POST, "/api/v1/auth/login").permitAll()
+                // The refresh token in the body is the credential of refresh and sign-out (SPEC 11).
+                .pathMatchers(HttpMethod.POST, "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout").permitAll()
                 // Fans: whose ids and which queue pass each handler checks itself, on the values it acts on.
                 .matchers(read("/api/v1/concerts/dates/{concertDateId}/seats", "/api/v1/users/{userId}/balance",
                         "/api/v1/queues/status", "/api/v1/reservations/{userId}")).hasAuthority(FAN)

@@ -23,6 +23,7 @@ import com.concertbooking.support.Transactions;
 import com.concertbooking.support.ErrorCode;
 import com.concertbooking.support.TimeConfig;
 import com.concertbooking.wallet.WalletStore;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,11 +63,17 @@ class PaymentService {
         }
     }
 
-    /** reservationIds: every reservation paid (stored responses of one-reservation payments before issue 19 lack it). */
+    /**
+     * reservationIds: every reservation paid, in the order asked; reservations: the same, now PAID, with what they are
+     * for (a confirmation needs no further request). Stored responses from before issue 19 have neither: a replay then
+     * shows reservationIds = [reservationId] and no reservations.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record PaymentResponse(long paymentId, long reservationId, List<Long> reservationIds, long amount, PaymentStatus status,
-                                  long balance, Instant paidAt) {
+                                  long balance, Instant paidAt, List<Reservation> reservations) {
         public PaymentResponse {
             reservationIds = reservationIds == null ? List.of(reservationId) : List.copyOf(reservationIds);
+            reservations = reservations == null ? null : List.copyOf(reservations);
         }
     }
 
@@ -257,7 +264,7 @@ class PaymentService {
                 .flatMap(t -> {
                     long paymentId = t.getT1();
                     PaymentResponse response = new PaymentResponse(paymentId, first.reservationId(), purchase.ids(), purchase.amount(),
-                            PaymentStatus.COMPLETED, t.getT2(), now);
+                            PaymentStatus.COMPLETED, t.getT2(), now, purchase.reservations().stream().map(r -> r.paid(now)).toList());
                     // A payment of several names itself on each reservation (a refund of one seat finds it there);
                     // a payment of one is found by payment.reservation_id, with no further write.
                     Mono<Long> link = n == 1 ? Mono.empty()

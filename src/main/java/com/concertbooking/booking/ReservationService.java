@@ -40,14 +40,28 @@ import reactor.core.publisher.Mono;
 @Service
 class ReservationService {
 
-    /** A reservation as the API shows it; paidAt only once paid, refunded only in a cancel response. */
+    /**
+     * A reservation as the API shows it (SPEC 3): with what was bought (concert name, the date's start, venue, grade), so
+     * a confirmation or a list can say it; paidAt only once paid, refunded only in a cancel response.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Reservation(long reservationId, long userId, long concertId, long concertDateId, long seatId, int seatNumber,
-                              long price, ReservationStatus status, Instant heldUntil, Instant paidAt, Long refunded) {
+    public record Reservation(long reservationId, long userId, long concertId, String concertName, long concertDateId, Instant startsAt,
+                              String venue, long seatId, int seatNumber, String grade, long price, ReservationStatus status,
+                              Instant heldUntil, Instant paidAt, Long refunded) {
 
         Reservation withStatus(ReservationStatus newStatus, Long refundedAmount) {
-            return new Reservation(reservationId, userId, concertId, concertDateId, seatId, seatNumber, price, newStatus,
-                    heldUntil, paidAt, refundedAmount);
+            return new Reservation(reservationId, userId, concertId, concertName, concertDateId, startsAt, venue, seatId, seatNumber, grade,
+                    price, newStatus, heldUntil, paidAt, refundedAmount);
+        }
+
+        Reservation with(Show show) {
+            return new Reservation(reservationId, userId, concertId, show.concertName(), concertDateId, show.startsAt(), show.venue(), seatId,
+                    seatNumber, show.grade(), price, status, heldUntil, paidAt, refunded);
+        }
+
+        Reservation paid(Instant at) {
+            return new Reservation(reservationId, userId, concertId, concertName, concertDateId, startsAt, venue, seatId, seatNumber, grade,
+                    price, ReservationStatus.PAID, heldUntil, at, refunded);
         }
 
         /** The outbox payload shared by all reservation events (the event consumer reads userId, reservationId, paymentId). */
@@ -66,6 +80,25 @@ class ReservationService {
             return payload;
         }
     }
+
+    /** What a reservation is for, as a fan reads it: immutable facts of its concert, date, venue and seat. */
+    record Show(String concertName, Instant startsAt, String venue, String grade) {
+
+        /** Reads {@link #SHOW_COLUMNS}. */
+        static Show of(Readable r) {
+            return new Show(r.get("concert_name", String.class), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
+                    r.get("venue", String.class), r.get("grade", String.class));
+        }
+    }
+
+    /**
+     * A reservation {@code r} with its {@link Show}, joined by primary keys in the same statement (never a query per
+     * reservation). No FOR UPDATE may use it: it would lock the concert, date, venue and seat rows too.
+     */
+    static final String WITH_SHOW = "SELECT r.id, r.user_id, r.concert_id, r.concert_date_id, r.seat_id, r.seat_number, r.price, r.status, "
+            + "r.held_until, r.paid_at, c.name AS concert_name, d.starts_at, v.name AS venue, s.grade "
+            + "FROM reservation r JOIN concert_date d ON d.id = r.concert_date_id JOIN concert c ON c.id = r.concert_id "
+            + "JOIN venue v ON v.id = d.venue_id JOIN seat s ON s.id = r.seat_id ";
 
     public record HoldCommand(long userId, long concertDateId, int seatNumber, Long concertId) {}
 
@@ -102,9 +135,14 @@ class ReservationService {
     static Reservation map(Readable r, Instant now) {
         Instant heldUntil = TimeConfig.fromDb(r.get("held_until", LocalDateTime.class));
         ReservationStatus status = ReservationStatus.shown(r.get("status", String.class), heldUntil, now);
-        return new Reservation(r.get("id", Long.class), r.get("user_id", Long.class), r.get("concert_id", Long.class),
-                r.get("concert_date_id", Long.class), r.get("seat_id", Long.class), r.get("seat_number", Integer.class),
+        return new Reservation(r.get("id", Long.class), r.get("user_id", Long.class), r.get("concert_id", Long.class), null,
+                r.get("concert_date_id", Long.class), null, null, r.get("seat_id", Long.class), r.get("seat_number", Integer.class), null,
                 r.get("price", Long.class), status, heldUntil, TimeConfig.fromDb(r.get("paid_at", LocalDateTime.class)), null);
+    }
+
+    /** Maps a row of {@link #WITH_SHOW}. */
+    static Reservation mapWithShow(Readable r, Instant now) {
+        return map(r, now).with(Show.of(r));
     }
 
     /** The reservation as stored (status not adjusted for expiry). */
@@ -121,12 +159,10 @@ class ReservationService {
      * concert's ticket limit, in one statement; ids that do not exist are simply absent.
      */
     Flux<Payable> findPayable(List<Long> reservationIds) {
-        return db.sql("SELECT r.id, r.user_id, r.concert_id, r.concert_date_id, r.seat_id, r.seat_number, r.price, r.status, "
-                        + "r.held_until, r.paid_at, d.starts_at, COALESCE(c.max_tickets_per_user, :defaultLimit) AS ticket_limit "
-                        + "FROM reservation r JOIN concert_date d ON d.id = r.concert_date_id JOIN concert c ON c.id = r.concert_id "
+        return db.sql(WITH_SHOW.replace(" FROM ", ", COALESCE(c.max_tickets_per_user, :defaultLimit) AS ticket_limit FROM ")
                         + "WHERE r.id IN (:ids)")
                 .bind("ids", reservationIds).bind("defaultLimit", settings.maxTicketsPerUser())
-                .map(r -> new Payable(map(r, Instant.MIN), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
+                .map(r -> new Payable(mapWithShow(r, Instant.MIN), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
                         r.get("ticket_limit", Integer.class)))
                 .all();
     }
@@ -163,8 +199,9 @@ class ReservationService {
                         // conditional UPDATE below stays the guarantee for those that got past it together.
                         return Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", command.seatNumber()));
                     }
-                    Reservation held = new Reservation(0, command.userId(), target.concertId(), command.concertDateId(), target.seatId(),
-                            command.seatNumber(), target.price(), ReservationStatus.HELD, heldUntil, null, null);
+                    Reservation held = new Reservation(0, command.userId(), target.concertId(), target.concertName(), command.concertDateId(),
+                            target.startsAt(), target.venue(), target.seatId(), command.seatNumber(), target.grade(), target.price(),
+                            ReservationStatus.HELD, heldUntil, null, null);
                     return Mono.defer(() -> holdTx(held, now)).as(tx::transactional).retryWhen(DeadlockRetry.backoff());
                 })
                 .doOnSuccess(r -> meters.counter("booking.holds", "outcome", "held").increment())
@@ -209,17 +246,18 @@ class ReservationService {
                 .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class, e -> ApiException.of(
                         ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId()))
                 .flatMap(id -> seats.attach(held.seatId(), id)
-                        .thenReturn(new Reservation(id, held.userId(), held.concertId(), held.concertDateId(), held.seatId(),
-                                held.seatNumber(), held.price(), ReservationStatus.HELD, held.heldUntil(), null, null)));
+                        .thenReturn(new Reservation(id, held.userId(), held.concertId(), held.concertName(), held.concertDateId(),
+                                held.startsAt(), held.venue(), held.seatId(), held.seatNumber(), held.grade(), held.price(),
+                                ReservationStatus.HELD, held.heldUntil(), null, null)));
     }
 
     // ---------------------------------------------------------------- list
 
     public Mono<List<Reservation>> list(long userId) {
         Instant now = clock.instant();
-        return db.sql("SELECT " + COLUMNS + " FROM reservation WHERE user_id = :userId ORDER BY id DESC LIMIT " + LIST_LIMIT)
+        return db.sql(WITH_SHOW + "WHERE r.user_id = :userId ORDER BY r.id DESC LIMIT " + LIST_LIMIT)
                 .bind("userId", userId)
-                .map(r -> map(r, now))
+                .map(r -> mapWithShow(r, now))
                 .all().collectList()
                 .flatMap(list -> !list.isEmpty() ? Mono.just(list) : wallets.balance(userId)
                         .map(b -> list)
@@ -250,20 +288,31 @@ class ReservationService {
                         return Mono.error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE, "Reservation %d is %s",
                                 reservationId, r.status()));
                     }
-                    // No cancellation (nor refund) once the show has started.
-                    return db.sql("SELECT starts_at FROM concert_date WHERE id = :id").bind("id", r.concertDateId())
-                            .map(row -> TimeConfig.fromDb(row.get("starts_at", LocalDateTime.class))).one()
-                            .flatMap(startsAt -> !startsAt.isAfter(now)
-                                    ? Mono.<Reservation>error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE,
-                                            "Concert date %d has already started", r.concertDateId()))
-                                    : r.status() == ReservationStatus.HELD
-                                    ? markCancelled(r, now)
-                                            .then(limits.giveBack(r.userId(), r.concertId()))
-                                            .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
-                                            .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
-                                            .thenReturn(r.withStatus(ReservationStatus.CANCELLED, null))
-                                    : refund(r, found.getT2().orElse(null), now));
+                    // The date's start decides whether it may be cancelled; the rest of the Show is for the answer (a plain,
+                    // non-locking read, in the round trip that reads the start anyway).
+                    return db.sql("SELECT c.name AS concert_name, d.starts_at, v.name AS venue, s.grade FROM concert_date d "
+                                    + "JOIN concert c ON c.id = d.concert_id JOIN venue v ON v.id = d.venue_id JOIN seat s ON s.id = :seatId "
+                                    + "WHERE d.id = :id")
+                            .bind("id", r.concertDateId()).bind("seatId", r.seatId())
+                            .map(Show::of).one()
+                            .map(r::with)
+                            .flatMap(shown -> cancelShown(shown, found.getT2().orElse(null), now));
                 });
+    }
+
+    /** No cancellation (nor refund) once the show has started; a hold is released, a paid seat refunded. */
+    private Mono<Reservation> cancelShown(Reservation r, Long linkedPaymentId, Instant now) {
+        if (!r.startsAt().isAfter(now)) {
+            return Mono.error(ApiException.of(ErrorCode.RESERVATION_NOT_CANCELLABLE, "Concert date %d has already started", r.concertDateId()));
+        }
+        if (r.status() == ReservationStatus.PAID) {
+            return refund(r, linkedPaymentId, now);
+        }
+        return markCancelled(r, now)
+                .then(limits.giveBack(r.userId(), r.concertId()))
+                .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
+                .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
+                .thenReturn(r.withStatus(ReservationStatus.CANCELLED, null));
     }
 
     /**

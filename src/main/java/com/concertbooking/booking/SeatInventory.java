@@ -31,8 +31,8 @@ public class SeatInventory {
     /** A run of consecutively numbered seats of one grade and price. */
     public record SeatRun(String grade, long price, int count) {}
 
-    /** The immutable facts of one seat of a date, plus whether it is free at the time asked. */
-    record SeatFacts(long concertId, Instant startsAt, Long seatId, Long price, boolean free) {}
+    /** The immutable facts of one seat of a date (with the names a reservation shows), plus whether it is free at the time asked. */
+    record SeatFacts(long concertId, String concertName, Instant startsAt, String venue, Long seatId, String grade, Long price, boolean free) {}
 
     static final int INSERT_BATCH = 1000;
     private static final String RELEASE = "UPDATE seat SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL, version = version + 1 ";
@@ -45,14 +45,16 @@ public class SeatInventory {
         this.seatMaps = seatMaps;
     }
 
-    /** The date's concert and start, and its seat by number (seat fields null when there is no such seat). Empty: no such date. */
+    /** The date's concert, start and venue, and its seat by number (seat fields null when there is no such seat). Empty: no such date. */
     Mono<SeatFacts> find(long concertDateId, int seatNumber, Instant now) {
-        return db.sql("SELECT d.concert_id, d.starts_at, s.id AS seat_id, s.price, CASE WHEN " + CatalogStore.SEAT_IS_FREE
-                        + " THEN 1 ELSE 0 END AS free "
-                        + "FROM concert_date d LEFT JOIN seat s ON s.concert_date_id = d.id AND s.seat_number = :number WHERE d.id = :dateId")
+        return db.sql("SELECT d.concert_id, c.name AS concert_name, d.starts_at, v.name AS venue, s.id AS seat_id, s.grade, s.price, "
+                        + "CASE WHEN " + CatalogStore.SEAT_IS_FREE + " THEN 1 ELSE 0 END AS free "
+                        + "FROM concert_date d JOIN concert c ON c.id = d.concert_id JOIN venue v ON v.id = d.venue_id "
+                        + "LEFT JOIN seat s ON s.concert_date_id = d.id AND s.seat_number = :number WHERE d.id = :dateId")
                 .bind("dateId", concertDateId).bind("number", seatNumber).bind("now", TimeConfig.toDb(now))
-                .map(r -> new SeatFacts(r.get("concert_id", Long.class), TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)),
-                        r.get("seat_id", Long.class), r.get("price", Long.class), Integer.valueOf(1).equals(r.get("free", Integer.class))))
+                .map(r -> new SeatFacts(r.get("concert_id", Long.class), r.get("concert_name", String.class),
+                        TimeConfig.fromDb(r.get("starts_at", LocalDateTime.class)), r.get("venue", String.class), r.get("seat_id", Long.class),
+                        r.get("grade", String.class), r.get("price", Long.class), Integer.valueOf(1).equals(r.get("free", Integer.class))))
                 .one();
     }
 

@@ -19,7 +19,7 @@ class DevIssuerTest {
     private static AuthProperties settings(String pem) {
         return new AuthProperties("", "", "booking-api", Duration.ofSeconds(60), "booking.admin",
                 new AuthProperties.DevIssuer(true, "booking-dev-issuer", pem, Duration.ofHours(1)),
-                new AuthProperties.Login(5, 30, Duration.ofMinutes(1)));
+                new AuthProperties.Login(5, 30, Duration.ofMinutes(1)), Duration.ofHours(12));
     }
 
     @Test

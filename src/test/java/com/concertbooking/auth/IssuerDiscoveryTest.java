@@ -60,7 +60,7 @@ class IssuerDiscoveryTest {
     private Mono<Authentication> authenticate(String token) {
         AuthProperties auth = new AuthProperties(issuer, "", "booking-api", Duration.ofSeconds(60), "booking.admin",
                 new AuthProperties.DevIssuer(false, "booking-dev-issuer", "", Duration.ofHours(1)),
-                new AuthProperties.Login(5, 30, Duration.ofMinutes(1)));
+                new AuthProperties.Login(5, 30, Duration.ofMinutes(1)), Duration.ofHours(12));
         DevIssuer disabled = new DevIssuer(auth, Clock.systemUTC());
         var exchange = MockServerWebExchange.from(MockServerHttpRequest.get("/").header(HttpHeaders.AUTHORIZATION, "Bearer " + token));
         return SecurityConfig.accessTokens(auth, disabled).resolve(exchange)

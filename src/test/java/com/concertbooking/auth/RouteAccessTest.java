@@ -59,7 +59,8 @@ class RouteAccessTest {
 
     static {
         for (String route : List.of("GET /api/v1/concerts", "GET /api/v1/concerts/{concertId}", "GET /api/v1/concerts/{concertId}/dates",
-                "GET /api/v1/concerts/{concertId}/sale", "GET /api/v1/queues/stream", "POST /api/v1/auth/login", "GET /.well-known/jwks.json")) {
+                "GET /api/v1/concerts/{concertId}/sale", "GET /api/v1/queues/stream", "POST /api/v1/auth/login", "GET /.well-known/jwks.json",
+                "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout")) {
             ROUTES.put(route, Access.PUBLIC);
         }
         for (String route : List.of("GET /api/v1/users/{userId}/balance", "PATCH /api/v1/users/{userId}/charge", "PATCH /api/v1/{userId}/charge",

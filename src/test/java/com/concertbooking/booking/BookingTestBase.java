@@ -39,8 +39,8 @@ public abstract class BookingTestBase extends QueueTestSupport {
         json.readValue("{\"userId\":1,\"concertDateId\":1,\"seatNumber\":1}", ReservationController.HoldRequest.class);
         json.readValue("{\"reservationId\":1,\"userId\":1}", com.concertbooking.booking.PaymentController.PayRequest.class);
         json.readValue("{\"reservationIds\":[1,2],\"userId\":1}", com.concertbooking.booking.PaymentController.PayRequest.class);
-        json.writeValueAsString(new Reservation(1, 1, 1, 1, 1, 1, 1, ReservationStatus.HELD, java.time.Instant.now(), null, null));
-        json.writeValueAsString(new PaymentService.PaymentResponse(1, 1, List.of(1L, 2L), 1, PaymentStatus.COMPLETED, 1, java.time.Instant.now()));
+        json.writeValueAsString(new Reservation(1, 1, 1, "c", 1, java.time.Instant.now(), "v", 1, 1, "R", 1, ReservationStatus.HELD, java.time.Instant.now(), null, null));
+        json.writeValueAsString(new PaymentService.PaymentResponse(1, 1, List.of(1L, 2L), 1, PaymentStatus.COMPLETED, 1, java.time.Instant.now(), List.of()));
         json.writeValueAsString(Map.of("code", "X", "status", 409));
     }
 

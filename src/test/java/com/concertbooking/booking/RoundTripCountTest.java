@@ -115,6 +115,48 @@ class RoundTripCountTest extends QueueTestSupport {
         table.forEach((name, row) -> assertThat(row.get("Com_commit")).as("%s: one commit", name).isLessThanOrEqualTo(name.startsWith("idle") ? 0 : 1.05));
     }
 
+    /**
+     * No query per reservation (issue 19): the list, with every reservation's concert, date, venue and grade, and a
+     * payment of several cost the same statements for 2 reservations as for 4.
+     */
+    @Test
+    void listAndPaymentOfSeveralCostTheSameStatementsWhateverTheirNumber() {
+        CreatedConcert concert = createConcert(20);
+        long date = concert.firstDateId();
+        long few = createUser(1_000_000);
+        long many = createUser(1_000_000);
+        String fewToken = activeToken(few, concert.concertId());
+        String manyToken = activeToken(many, concert.concertId());
+        List<Long> fewHolds = List.of(hold(fewToken, few, date, 1), hold(fewToken, few, date, 2));
+        List<Long> manyHolds = List.of(hold(manyToken, many, date, 3), hold(manyToken, many, date, 4), hold(manyToken, many, date, 5),
+                hold(manyToken, many, date, 6));
+        list(few); // warm-up
+        Map<String, Long> a = status();
+        list(few);
+        Map<String, Long> b = status();
+        list(many);
+        Map<String, Long> c = status();
+        assertThat(perRequest(b, c, 1).get("Questions")).isEqualTo(perRequest(a, b, 1).get("Questions")).isLessThanOrEqualTo(2.0);
+
+        Map<String, Long> p0 = status();
+        payAll(fewToken, few, fewHolds);
+        Map<String, Long> p1 = status();
+        payAll(manyToken, many, manyHolds);
+        Map<String, Long> p2 = status();
+        assertThat(perRequest(p1, p2, 1).get("Questions")).isEqualTo(perRequest(p0, p1, 1).get("Questions"));
+        assertThat(perRequest(p1, p2, 1).get("Com_commit")).isEqualTo(1.0);
+    }
+
+    private void list(long user) {
+        asUser(user).get().uri("/api/v1/reservations/{u}", user).exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$[0].concertName").isNotEmpty();
+    }
+
+    private void payAll(String token, long user, List<Long> ids) {
+        web.post().uri("/api/v1/payments/pay").headers(withPass(token)).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("reservationIds", ids, "userId", user)).exchange().expectStatus().isOk();
+    }
+
     private long hold(String token, long user, long date, int seat) {
         Map<?, ?> body = web.post().uri("/api/v1/reservations").headers(withPass(token)).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("userId", user, "concertDateId", date, "seatNumber", seat))
