@@ -204,14 +204,23 @@ function signInAgain(reason) {
 }
 
 /**
- * Sign-out ends everything of this fan in this tab: the stored sign-in, queue pass and holds, and every screen.
+ * Sign-out ends everything of this fan in this tab: the refresh token (revoked at the service), the stored
+ * sign-in, queue pass and holds, and every screen.
  * The page is loaded afresh, so nothing of the previous fan (waiting room, seat map, holds, reservations, balance)
  * can remain on a shared computer, and no old button can act on a session that is gone.
  */
-function signOut() {
+async function signOut() {
   stopLiveWork();
   clearTimeout(state.renewTimer);
+  const refreshToken = state.auth && state.auth.refreshToken;
   state.auth = null;
+  if (refreshToken) {
+    // The service revokes the sign-in's refresh tokens (SPEC 11); the page does not wait long for it.
+    await Promise.race([
+      call('POST', '/auth/logout', { body: { refreshToken } }).catch(() => null),
+      new Promise((resolve) => setTimeout(resolve, 3000)),
+    ]);
+  }
   state.queue = null;
   state.holds = [];
   sessionStorage.clear();

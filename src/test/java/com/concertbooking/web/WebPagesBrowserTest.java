@@ -357,7 +357,6 @@ class WebPagesBrowserTest extends IntegrationTest {
 
         // Silent renewal: the access token is about to run out; the page renews it with the refresh token before
         // its next call, and the fan stays in the waiting room, same place, no sign-in form.
-        if (System.getProperty("noRenewal") == null) { // TEMP
         String before = (String) browser.script("""
                 const a = JSON.parse(sessionStorage.getItem('auth')); a.expiresAt = Date.now() + 20000;
                 sessionStorage.setItem('auth', JSON.stringify(a)); return a.accessToken""");
@@ -366,13 +365,12 @@ class WebPagesBrowserTest extends IntegrationTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> !before.equals(browser.script("return JSON.parse(sessionStorage.getItem('auth')).accessToken")));
         assertThat(browser.byId("sign-in-view").isDisplayed()).isFalse();
         assertThat(browser.script("return JSON.parse(sessionStorage.getItem('queue')).token")).isEqualTo(queueToken);
-        } // TEMP
 
         // A sign-in that cannot be renewed (both tokens refused): the form says why and that the place is kept;
         // signing in again returns to the waiting room with the same pass.
         browser.script("""
                 const a = JSON.parse(sessionStorage.getItem('auth')); a.accessToken = a.accessToken.slice(0, -6) + 'AAAAAA';
-                a.refreshToken = 'revoked-' + a.refreshToken; sessionStorage.setItem('auth', JSON.stringify(a));""");
+                a.refreshToken = a.refreshToken.slice(0, -6) + 'AAAAAA'; sessionStorage.setItem('auth', JSON.stringify(a));""");
         browser.driver().navigate().refresh();
         browser.waitText("#sign-in-message", "Your sign-in has run out");
         browser.waitText("#sign-in-keep", "Your place in the queue is kept");
@@ -415,6 +413,7 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.waitText("#queue-message", "The active cap of 1 is reached");
         browser.assertAccessible(size + " operator cap reached");
         browser.assertNoHorizontalScroll(size + " operator");
+        browser.script("document.getElementById('queue-panel').scrollIntoView()");
         browser.screenshot(shot + "03-operator-cap-reached");
         browser.click("#queue-message .dismiss");
         await().atMost(Duration.ofSeconds(5)).until(() -> !browser.driver().findElement(org.openqa.selenium.By.id("queue-message")).isDisplayed());
@@ -497,10 +496,14 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.assertAccessible(size + " hold ran out");
         browser.screenshot(shot + "07-hold-ran-out-no-pay");
 
-        // Sign-out: a fresh page, nothing of this fan stored or shown; the old screens' buttons throw nothing.
+        // Sign-out: the refresh token revoked, a fresh page, nothing of this fan stored or shown; the old screens'
+        // buttons throw nothing.
+        String refreshToken = (String) browser.script("return JSON.parse(sessionStorage.getItem('auth')).refreshToken");
         browser.click("#sign-out");
         browser.waitText("#sign-in-message", "You have signed out");
         assertThat(browser.script("return sessionStorage.length")).isEqualTo(0L);
+        web.post().uri("/api/v1/auth/refresh").contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("refreshToken", refreshToken))
+                .exchange().expectStatus().isUnauthorized();
         for (String section : List.of("app-view", "queue-section", "booking-section", "hold-section", "confirmation-section")) {
             assertThat(browser.driver().findElement(org.openqa.selenium.By.id(section)).isDisplayed()).as(section).isFalse();
         }
