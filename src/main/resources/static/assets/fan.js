@@ -1,5 +1,6 @@
-// The fan page: sign in, browse, wait in the queue (live over EventSource), pick and hold a seat, pay, top up,
-// see and cancel reservations. Everything the page decides comes from the service's answers (SPEC sections 3, 11).
+// The fan page: sign in, browse, wait in the queue (live over EventSource), pick several seats up to the ticket
+// limit, hold them, pay for all of them at once, keep the confirmation, top up, see and cancel reservations.
+// Everything the page decides comes from the service's answers (SPEC sections 3, 11, 12).
 import { ApiError, call, clock, duration, el, explain, number, serverNow, show, showError, syncServerTime, uuid, when, won } from './api.js';
 
 const $ = (id) => document.getElementById(id);
@@ -9,24 +10,39 @@ const SEAT_REFRESH_MS = 3000;
 const STREAM_STALL_MS = 15000;
 /** While sold out the stream has ended; the page asks this often whether seats came back. */
 const SOLD_OUT_POLL_MS = 10000;
+/** The access token is renewed this long before it runs out (the service allows 60 s of clock skew). */
+const RENEW_BEFORE_MS = 120000;
+/** A screen reader hears the position at most this often (and at once when the fan is near the front). */
+const ANNOUNCE_EVERY_MS = 20000;
+/**
+ * Seats one fan may pick at once when the concert does not say: the service's default ticket limit (SPEC 3,
+ * booking.reservation.max-tickets-per-user). The service still decides (PURCHASE_LIMIT_REACHED, HOLD_LIMIT_REACHED).
+ */
+const DEFAULT_TICKET_LIMIT = 4;
+const TITLE = document.title;
 
 const state = {
-  auth: null,        // {accessToken, userId, username, expiresAt}
+  auth: null,        // {accessToken, refreshToken, userId, username, expiresAt}
+  renewing: null,    // the renewal in flight (one at a time: a reused refresh token revokes the whole family)
+  renewTimer: null,
   page: 0,
-  queue: null,       // {token, concertId, concertName, status, opensAt, commitment, queueId, activeUntil}
+  queue: null,       // {token, concertId, concertName, status, opensAt, commitment, queueId, activeUntil, firstPosition, ticketLimit}
   upcoming: null,    // {concert, prequeueOpensAt, opensAt, joining}: a sale whose pre-queue has not opened
   stream: null,      // EventSource
   soldOutTimer: null,
   streamRetry: 0,
   streamWatchdog: null,
+  announced: { position: null, at: 0 },
   dates: [],
   dateId: null,
   seats: [],
-  selected: null,    // seat number
+  selected: [],      // seat numbers picked on the map, in the order picked
   seatTimer: null,
-  hold: null,        // reservation being paid
-  payment: null,     // {key, reservationId}: the attempt in progress, reused on retry
+  holds: [],         // held reservations of the current concert date, to be paid together
+  payment: null,     // {key, ids}: the attempt in progress, reused on retry
   paying: false,
+  holding: false,
+  reservations: [],
   ticker: null,
 };
 
@@ -51,20 +67,89 @@ function subjectOf(jwt) {
   return JSON.parse(json).sub;
 }
 
+function signedIn(token, username) {
+  state.auth = {
+    accessToken: token.accessToken,
+    refreshToken: token.refreshToken || (state.auth && state.auth.refreshToken) || null,
+    userId: String(subjectOf(token.accessToken)),
+    username,
+    expiresAt: Date.now() + token.expiresIn * 1000,
+  };
+  save('auth', state.auth);
+  scheduleRenewal();
+}
+
+/** Renews a little before the access token runs out, so a fan waiting for hours never meets a 401. */
+function scheduleRenewal() {
+  clearTimeout(state.renewTimer);
+  if (!state.auth || !state.auth.refreshToken) return;
+  const wait = Math.max(1000, state.auth.expiresAt - RENEW_BEFORE_MS - Date.now());
+  state.renewTimer = setTimeout(() => renew().catch(() => {}), Math.min(wait, 2 ** 31 - 1));
+}
+
+/**
+ * A new access token from the refresh token (rotated on every use). One renewal at a time: two would present
+ * the same refresh token twice, and the service then revokes the whole family. Resolves true when renewed.
+ * A refusal (the refresh token ran out or was revoked) resolves false; a network failure or busy service rejects.
+ */
+function renew() {
+  if (!state.auth || !state.auth.refreshToken) return Promise.resolve(false);
+  if (state.renewing) return state.renewing;
+  const auth = state.auth;
+  state.renewing = call('POST', '/auth/refresh', { body: { refreshToken: auth.refreshToken } })
+    .then((token) => {
+      if (state.auth !== auth) return false; // signed out meanwhile
+      signedIn(token, auth.username);
+      return true;
+    })
+    .catch((e) => {
+      if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 429) return false;
+      scheduleRetryRenewal();
+      throw e;
+    })
+    .finally(() => { state.renewing = null; });
+  return state.renewing;
+}
+
+function scheduleRetryRenewal() {
+  clearTimeout(state.renewTimer);
+  state.renewTimer = setTimeout(() => renew().catch(() => {}), 15000);
+}
+
 function userHeaders(extra = {}) {
   return { Authorization: `Bearer ${state.auth.accessToken}`, ...extra };
 }
 
-function queueHeaders(extra = {}) {
-  return userHeaders({ 'Queue-Token': state.queue.token, ...extra });
-}
-
-/** Every user call: an expired sign-in sends the fan back to the sign-in form with the reason. */
+/**
+ * Every call made as the fan. The access token is renewed first when it is about to run out; a 401 UNAUTHENTICATED
+ * is renewed once and retried; when the sign-in cannot be renewed, the fan signs in again and comes back to the
+ * same place (the queue pass is kept). withQueue adds the Queue-Token.
+ */
 async function userCall(method, path, options = {}) {
+  if (!state.auth) throw new ApiError({ status: 401, code: 'UNAUTHENTICATED' });
+  if (state.auth.refreshToken && state.auth.expiresAt - Date.now() < RENEW_BEFORE_MS / 2) {
+    await renew().catch(() => false);
+  }
+  const attempt = () => {
+    if (!state.auth) throw new ApiError({ status: 401, code: 'UNAUTHENTICATED' });
+    const extra = options.withQueue && state.queue ? { 'Queue-Token': state.queue.token } : {};
+    return call(method, path, { ...options, headers: userHeaders({ ...extra, ...(options.headers || {}) }) });
+  };
   try {
-    return await call(method, path, { ...options, headers: userHeaders(options.headers) });
+    return await attempt();
   } catch (e) {
-    if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') signOut(e);
+    if (!(e instanceof ApiError) || e.code !== 'UNAUTHENTICATED') throw e;
+    let renewed = false;
+    try { renewed = await renew(); } catch { renewed = false; }
+    if (renewed) {
+      try {
+        return await attempt();
+      } catch (again) {
+        if (again instanceof ApiError && again.code === 'UNAUTHENTICATED') signInAgain(again);
+        throw again;
+      }
+    }
+    signInAgain(e);
     throw e;
   }
 }
@@ -77,14 +162,18 @@ async function signIn(event) {
   const username = $('username').value;
   try {
     const token = await call('POST', '/auth/login', { body: { username, password: $('password').value } });
-    state.auth = {
-      accessToken: token.accessToken,
-      userId: subjectOf(token.accessToken),
-      username,
-      expiresAt: Date.now() + token.expiresIn * 1000,
-    };
-    save('auth', state.auth);
+    const previous = load('auth');
+    const sameFan = previous && String(previous.userId) === String(subjectOf(token.accessToken));
     $('password').value = '';
+    if (!sameFan && (state.queue || load('queue') || load('holds'))) {
+      // Someone else signs in on a tab the previous fan's session ran out on: nothing of theirs may show.
+      sessionStorage.clear();
+      state.auth = null;
+      signedIn(token, username);
+      location.replace(location.pathname);
+      return;
+    }
+    signedIn(token, username);
     enterApp();
   } catch (e) {
     showError($('sign-in-message'), e);
@@ -93,34 +182,77 @@ async function signIn(event) {
   }
 }
 
-function signOut(reason) {
-  closeStream();
-  stopSeatRefresh();
-  stopSoldOutPolling();
+/**
+ * The sign-in could not be renewed: back to the form with the reason. The queue pass, the holds and the
+ * fan's place on the page stay (in this tab's storage): signing in again as the same fan returns there.
+ */
+function signInAgain(reason) {
+  if ($('sign-in-view').hidden === false && !state.auth) return;
+  stopLiveWork();
+  clearTimeout(state.renewTimer);
   state.auth = null;
-  state.queue = null;
-  state.upcoming = null;
-  state.hold = null;
-  state.payment = null;
-  sessionStorage.clear();
+  save('auth', { ...(load('auth') || {}), accessToken: null, refreshToken: null, expiresAt: 0 });
   $('app-view').hidden = true;
   $('account').hidden = true;
   $('sign-in-view').hidden = false;
-  if (reason instanceof ApiError) showError($('sign-in-message'), reason);
-  else show($('sign-in-message'));
-  $('username').focus();
+  $('sign-in-keep').hidden = !(state.queue || state.holds.length);
+  document.title = `Sign in again – ${TITLE}`;
+  showError($('sign-in-message'), reason);
+  const remembered = load('auth');
+  if (remembered && remembered.username) $('username').value = remembered.username;
+  $('password').focus();
+}
+
+/**
+ * Sign-out ends everything of this fan in this tab: the refresh token (revoked at the service), the stored
+ * sign-in, queue pass and holds, and every screen.
+ * The page is loaded afresh, so nothing of the previous fan (waiting room, seat map, holds, reservations, balance)
+ * can remain on a shared computer, and no old button can act on a session that is gone.
+ */
+async function signOut() {
+  stopLiveWork();
+  clearTimeout(state.renewTimer);
+  const refreshToken = state.auth && state.auth.refreshToken;
+  state.auth = null;
+  if (refreshToken) {
+    // The service revokes the sign-in's refresh tokens (SPEC 11); the page does not wait long for it.
+    await Promise.race([
+      call('POST', '/auth/logout', { body: { refreshToken } }).catch(() => null),
+      new Promise((resolve) => setTimeout(resolve, 3000)),
+    ]);
+  }
+  state.queue = null;
+  state.holds = [];
+  sessionStorage.clear();
+  sessionStorage.setItem('signed-out', '1');
+  location.replace(location.pathname);
+}
+
+function stopLiveWork() {
+  closeStream();
+  stopSeatRefresh();
+  stopSoldOutPolling();
 }
 
 function enterApp() {
   $('sign-in-view').hidden = true;
+  $('sign-in-keep').hidden = true;
+  show($('sign-in-message'));
   $('app-view').hidden = false;
   $('account').hidden = false;
+  document.title = TITLE;
   $('who').textContent = `Signed in as ${state.auth.username}`;
   loadConcerts();
   refreshBalance();
   refreshReservations();
-  resumeQueue();
-  $('main').focus();
+  if (state.queue && state.queue.status === 'ACTIVE' && !$('booking-section').hidden) {
+    // Signed in again on the seat map: carry on where the fan was.
+    loadSeats();
+    startSeatRefresh();
+  } else {
+    resumeQueue();
+  }
+  if (!state.queue) $('main').focus();
 }
 
 // ---------------------------------------------------------------- concerts and dates
@@ -189,14 +321,20 @@ async function joinQueue(concert, message, button) {
     const ticket = await userCall('POST', '/queues/token', { body: { concertId: concert.concertId } });
     closeStream();
     state.upcoming = null;
-    state.queue = { token: ticket.token, concertId: concert.concertId, concertName: concert.name };
+    state.queue = {
+      token: ticket.token, concertId: concert.concertId, concertName: concert.name,
+      ticketLimit: concert.maxTicketsPerUser || null,
+    };
     save('queue', state.queue);
     show($('queue-message'));
     applyTicket(ticket);
-    $('queue-section').scrollIntoView({ block: 'start' });
+    if (state.queue && state.queue.status !== 'ACTIVE') {
+      $('queue-section').scrollIntoView({ block: 'start' });
+      $('queue-title').focus();
+    }
   } catch (e) {
     if (e instanceof ApiError && e.code === 'SALE_NOT_OPEN' && e.problem.prequeueOpensAt) upcoming(concert, e.problem);
-    else showError(message, e);
+    else if (!signInError(e)) showError(message, e);
   } finally {
     if (button) button.disabled = false;
   }
@@ -230,16 +368,25 @@ function showQueueParts(part) {
 /** After a reload: the stored queue token still holds the fan's place (or admission). */
 async function resumeQueue() {
   state.queue = load('queue');
-  state.hold = load('hold');
-  if (!state.queue) return;
+  state.holds = load('holds') || [];
+  if (!state.queue) {
+    if (state.holds.length) showHolds();
+    return;
+  }
   try {
-    applyTicket(await call('GET', '/queues/status', { headers: queueHeaders() }));
+    applyTicket(await userCall('GET', '/queues/status', { withQueue: true }));
   } catch (e) {
-    queueOver(e);
+    if (!signInError(e)) queueOver(e);
   }
 }
 
+/** The sign-in could not be renewed: userCall has sent the fan to the form, and the place is kept. */
+function signInError(e) {
+  return e instanceof ApiError && e.code === 'UNAUTHENTICATED';
+}
+
 function applyTicket(ticket) {
+  if (!state.queue) return; // signed out or left while the answer was on its way
   state.queue.queueId = ticket.queueId;
   operatorMessage(ticket.message);
   showQueueId();
@@ -266,6 +413,7 @@ function operatorMessage(text) {
 
 /** Before the opening: a countdown on the server's clock; no position yet (the draw sets it). */
 function prequeue(opensAt, serverTime, commitment) {
+  if (!state.queue) return;
   syncServerTime(serverTime);
   state.queue.status = 'PREQUEUE';
   state.queue.opensAt = opensAt;
@@ -284,6 +432,7 @@ const ADMISSION_WORDS = {
 };
 
 function waiting(position, admission, estimatedWaitSeconds) {
+  if (!state.queue) return;
   if (state.queue.status === 'PREQUEUE') {
     // The moment of the draw: the pre-queue just got its places.
     show($('queue-draw'), 'ok', `The sale is open and the draw is done: you are number ${number(position)} in line.`);
@@ -293,24 +442,45 @@ function waiting(position, admission, estimatedWaitSeconds) {
   showQueueParts('waiting');
   $('queue-concert').textContent = state.queue.concertName;
   $('queue-position').textContent = number(position);
-  $('queue-wait').textContent = ADMISSION_WORDS[admission]
+  const wait = ADMISSION_WORDS[admission]
     || (estimatedWaitSeconds === null || estimatedWaitSeconds === undefined ? 'not known yet' : `about ${duration(estimatedWaitSeconds)}`);
+  $('queue-wait').textContent = wait;
+  if (!state.queue.firstPosition || position > state.queue.firstPosition) state.queue.firstPosition = position;
+  const first = state.queue.firstPosition;
+  $('queue-progress').value = first > 1 ? Math.round(((first - position) / (first - 1)) * 100) : 0;
+  $('queue-progress').setAttribute('aria-valuetext', `number ${number(position)} in line`);
+  $('queue-updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  announcePosition(position, wait);
+}
+
+/**
+ * The position for screen readers: a polite live region, told when the number changes but not more often than
+ * every 20 s (the stream sends a position every few seconds), and at once for the last few places.
+ */
+function announcePosition(position, wait) {
+  const last = state.announced;
+  if (last.position === position) return;
+  const now = Date.now();
+  if (last.position !== null && now - last.at < ANNOUNCE_EVERY_MS && position > 3) return;
+  state.announced = { position, at: now };
+  $('queue-announce').textContent = `You are number ${number(position)} in line. Estimated wait: ${wait}.`;
 }
 
 /** Nothing left to buy: the stream has ended; the place is kept, and the page looks again now and then. */
 function soldOut() {
+  if (!state.queue) return;
   closeStream();
   showQueueParts('soldout');
   $('queue-concert').textContent = state.queue.concertName;
   connection('');
   stopSoldOutPolling();
   state.soldOutTimer = setTimeout(async () => {
-    if (!state.queue) return;
+    if (!state.queue || !state.auth) return;
     try {
-      applyTicket(await call('GET', '/queues/status', { headers: queueHeaders() }));
+      applyTicket(await userCall('GET', '/queues/status', { withQueue: true }));
     } catch (e) {
       if (e instanceof ApiError && (e.status === 0 || e.status === 429 || e.status >= 500)) soldOut();
-      else queueOver(e);
+      else if (!signInError(e)) queueOver(e);
     }
   }, SOLD_OUT_POLL_MS);
 }
@@ -331,6 +501,7 @@ function connection(text) {
  */
 function openStream() {
   closeStream();
+  if (!state.queue) return;
   const source = new EventSource(`/api/v1/queues/stream?token=${encodeURIComponent(state.queue.token)}`);
   state.stream = source;
   connection('Connecting…');
@@ -390,12 +561,12 @@ async function recoverStream() {
   connection('Connection lost, reconnecting…');
   const delay = Math.min(30000, 1000 * 2 ** state.streamRetry++);
   await new Promise((resolve) => setTimeout(resolve, delay));
-  if (!state.queue) return;
+  if (!state.queue || !state.auth) return;
   try {
-    applyTicket(await call('GET', '/queues/status', { headers: queueHeaders() }));
+    applyTicket(await userCall('GET', '/queues/status', { withQueue: true }));
   } catch (e) {
     if (e instanceof ApiError && (e.status === 0 || e.status === 429 || e.status >= 500)) recoverStream();
-    else queueOver(e);
+    else if (!signInError(e)) queueOver(e);
   }
 }
 
@@ -415,9 +586,15 @@ function queueOver(error) {
 }
 
 async function leaveQueue() {
+  if (!state.queue) {
+    showQueueParts(null);
+    $('queue-section').hidden = true;
+    return;
+  }
   try {
-    await call('DELETE', '/queues/token', { headers: queueHeaders() });
+    await userCall('DELETE', '/queues/token', { withQueue: true });
   } catch (e) {
+    if (signInError(e)) return;
     if (!(e instanceof ApiError) || e.status !== 401) {
       showError($('queue-message'), e);
       return;
@@ -430,26 +607,38 @@ async function leaveQueue() {
   save('queue', null);
   $('queue-section').hidden = true;
   $('booking-section').hidden = true;
+  $('concerts-title').scrollIntoView({ block: 'start' });
 }
 
 // ---------------------------------------------------------------- admitted: seat map
 
 async function admitted(activeUntil) {
+  if (!state.queue) return;
   closeStream();
   stopSoldOutPolling();
+  const firstTime = state.queue.status !== 'ACTIVE' || $('booking-section').hidden;
   state.queue.status = 'ACTIVE';
   state.queue.activeUntil = activeUntil;
   save('queue', state.queue);
   $('queue-section').hidden = true;
   $('booking-section').hidden = false;
-  $('booking-title').textContent = `Pick your seat: ${state.queue.concertName}`;
+  $('booking-title').textContent = `Pick your seats: ${state.queue.concertName}`;
+  $('admitted-text').textContent = "You're in!";
   show($('booking-message'));
   tick();
+  if (firstTime) {
+    // The fan's turn: the tab's title says so (the tab may be in the background), the map's top comes into view
+    // and focus moves to its heading, so a screen reader reads where the fan now is.
+    document.title = `Your turn! – ${TITLE}`;
+    $('booking-section').scrollIntoView({ block: 'start' });
+    $('booking-title').focus();
+  }
   const message = $('booking-message');
   const upcoming = await call('GET', `/concerts/${state.queue.concertId}/dates`).catch((e) => {
     showError(message, e);
     return { dates: [] };
   });
+  if (!state.queue) return;
   state.dates = upcoming.dates;
   const select = $('date-select');
   select.replaceChildren(...state.dates.map((d) => el('option', { value: d.concertDateId },
@@ -458,30 +647,34 @@ async function admitted(activeUntil) {
     state.dateId = state.dates.length ? state.dates[0].concertDateId : null;
   }
   select.value = state.dateId ?? '';
-  state.selected = null;
+  state.selected = [];
   renderSelection();
   await loadSeats();
   startSeatRefresh();
-  if (state.hold) showHold(state.hold);
+  if (state.holds.length) showHolds();
 }
 
 async function loadSeats() {
-  if (!state.queue || state.dateId === null) return;
+  if (!state.queue || !state.auth || state.dateId === null) return;
   try {
-    const map = await userCall('GET', `/concerts/dates/${state.dateId}/seats?status=all`, { headers: { 'Queue-Token': state.queue.token } });
-    if (String(map.concertDateId) !== String(state.dateId)) return;
+    const map = await userCall('GET', `/concerts/dates/${state.dateId}/seats?status=all`, { withQueue: true });
+    if (!state.queue || String(map.concertDateId) !== String(state.dateId)) return;
     state.seats = map.seats;
     renderSeats();
   } catch (e) {
+    if (state.paying || !state.queue) return; // the payment ends the pass: a map asked meanwhile is refused, and moot
     if (e instanceof ApiError && (e.code === 'TOKEN_EXPIRED' || e.code === 'TOKEN_INVALID')) queueOver(e);
-    else showError($('booking-message'), e);
+    else if (!signInError(e)) showError($('booking-message'), e);
   }
 }
 
 function startSeatRefresh() {
   stopSeatRefresh();
+  let rounds = 0;
   state.seatTimer = setInterval(() => {
-    if (!document.hidden && !$('booking-section').hidden) loadSeats();
+    if (document.hidden || $('booking-section').hidden) return;
+    loadSeats();
+    if (state.holds.length && ++rounds % 5 === 0) refreshReservations(); // holds paid or cancelled elsewhere
   }, SEAT_REFRESH_MS);
 }
 
@@ -490,9 +683,22 @@ function stopSeatRefresh() {
   state.seatTimer = null;
 }
 
+/** Seats this fan may still pick for this concert: the limit less what they already hold or bought (the service decides). */
+function ticketLimit() {
+  return (state.queue && state.queue.ticketLimit) || DEFAULT_TICKET_LIMIT;
+}
+
+function seatsLeftToPick() {
+  if (!state.queue) return 0;
+  const mine = state.reservations.filter((r) => String(r.concertId) === String(state.queue.concertId)
+    && (r.status === 'PAID' || (r.status === 'HELD' && Date.parse(r.heldUntil) > serverNow()))).length;
+  return Math.max(0, ticketLimit() - mine);
+}
+
 /**
  * Seats by grade in the order the map gives them; taken seats are marked but still the service's to refuse.
  * A refresh of the same date updates the buttons in place, so focus, a click in progress and scrolling survive.
+ * The "updated" time is plain text, not a live region: a screen reader is not told about it every 3 s.
  */
 function renderSeats() {
   const grades = new Map();
@@ -518,23 +724,24 @@ function renderSeats() {
 
 function gradeGroup(grade, seats) {
   const prices = [...new Set(seats.map((s) => s.price))];
-  const grid = el('div', { class: 'seats', role: 'group', 'aria-label': `${grade} seats` });
+  const heading = `grade-${Math.random().toString(36).slice(2)}`;
+  const grid = el('div', { class: 'seats', role: 'group', 'aria-labelledby': heading });
   const tabStop = seats.find((s) => s.status === 'AVAILABLE') || seats[0];
   for (const seat of seats) {
     const button = el('button', { type: 'button', class: 'seat', dataset: { seat: seat.seatNumber }, tabindex: seat === tabStop ? '0' : '-1' },
       String(seat.seatNumber));
-    button.addEventListener('click', () => selectSeat(seat.seatNumber));
+    button.addEventListener('click', () => toggleSeat(seat.seatNumber));
     grid.append(button);
   }
   grid.addEventListener('keydown', moveFocus);
   return el('div', { class: 'grade' },
-    el('h3', {}, `${grade} · ${prices.map(won).join(' / ')} `, el('span', { class: 'muted free-count', dataset: { grade } })),
+    el('h3', { id: heading }, `${grade} · ${prices.map(won).join(' / ')} `, el('span', { class: 'muted free-count', dataset: { grade } })),
     grid);
 }
 
 function seatLooks(button, seat) {
   const taken = seat.status !== 'AVAILABLE';
-  const mine = seat.seatNumber === state.selected;
+  const mine = state.selected.includes(seat.seatNumber);
   button.className = `seat${taken ? ' taken' : ''}${mine ? ' selected' : ''}`;
   button.setAttribute('aria-pressed', mine ? 'true' : 'false');
   button.setAttribute('aria-label', `Seat ${seat.seatNumber}, ${seat.grade}, ${won(seat.price)}, ${taken ? 'taken' : 'free'}`);
@@ -566,111 +773,220 @@ function moveFocus(event) {
   next.focus();
 }
 
-function selectSeat(seatNumber) {
-  state.selected = seatNumber;
+/** Picks or unpicks a seat; beyond the ticket limit the page says why instead of picking. */
+function toggleSeat(seatNumber) {
+  if (!state.queue) return;
   show($('booking-message'));
+  if (state.selected.includes(seatNumber)) {
+    state.selected = state.selected.filter((n) => n !== seatNumber);
+  } else if (state.selected.length >= seatsLeftToPick()) {
+    const limit = ticketLimit();
+    show($('booking-message'), 'error', seatsLeftToPick() === 0
+      ? `You already have ${limit} seat${limit === 1 ? '' : 's'} for this concert, as many as one fan may have.`
+      : `You can pick up to ${seatsLeftToPick()} seat${seatsLeftToPick() === 1 ? '' : 's'} (${limit} per fan for this concert). Unpick one to choose another.`);
+    return;
+  } else {
+    state.selected = [...state.selected, seatNumber];
+  }
   $('seat-map').querySelectorAll('.seat[data-seat]').forEach((b) => {
-    const mine = Number(b.dataset.seat) === seatNumber;
+    const mine = state.selected.includes(Number(b.dataset.seat));
     b.classList.toggle('selected', mine);
     b.setAttribute('aria-pressed', mine ? 'true' : 'false');
   });
   renderSelection();
 }
 
+function pickedSeats() {
+  return state.selected.map((n) => state.seats.find((s) => s.seatNumber === n)).filter(Boolean);
+}
+
 function renderSelection() {
-  const seat = state.seats.find((s) => s.seatNumber === state.selected);
-  $('selection').hidden = !seat;
-  if (!seat) return;
-  $('selection-text').textContent = `Seat ${seat.seatNumber} · ${seat.grade} · ${won(seat.price)}`
-    + (seat.status === 'AVAILABLE' ? '' : ' · shown as taken');
-  $('hold-button').textContent = `Hold seat ${seat.seatNumber}`;
+  const left = seatsLeftToPick();
+  $('seat-limit').textContent = state.queue
+    ? `Pick up to ${left} seat${left === 1 ? '' : 's'} (${ticketLimit()} per fan for this concert), then hold them while you pay.`
+    : '';
+  const seats = pickedSeats();
+  $('selection').hidden = seats.length === 0;
+  if (!seats.length) return;
+  const total = seats.reduce((sum, s) => sum + s.price, 0);
+  const taken = seats.filter((s) => s.status !== 'AVAILABLE').length;
+  $('selection-text').textContent = `${seats.length === 1 ? 'Seat' : 'Seats'} ${seats.map((s) => s.seatNumber).join(', ')} · ${won(total)}`
+    + (taken ? ` · ${taken === 1 ? 'one is' : `${taken} are`} shown as taken` : '');
+  $('hold-button').textContent = seats.length === 1 ? `Hold seat ${seats[0].seatNumber}` : `Hold ${seats.length} seats`;
 }
 
-async function holdSeat() {
+/**
+ * Holds the picked seats, one request per seat (the service holds one seat per request). Seats someone else took
+ * meanwhile are named; the ones held are kept and can be paid together.
+ */
+async function holdSeats() {
+  if (state.holding || !state.queue || !state.auth) return;
+  const seats = pickedSeats();
+  if (!seats.length) return;
+  state.holding = true;
   const button = $('hold-button');
-  if (button.disabled) return;
   button.disabled = true;
-  show($('booking-message'));
-  try {
-    const reservation = await userCall('POST', '/reservations', {
-      headers: { 'Queue-Token': state.queue.token },
-      body: { userId: Number(state.auth.userId), concertDateId: Number(state.dateId), seatNumber: state.selected },
-    });
-    state.payment = null;
-    state.selected = null;
-    showHold(reservation);
-    refreshReservations();
-    loadSeats();
-  } catch (e) {
-    showError($('booking-message'), e);
-    $('booking-message').scrollIntoView({ block: 'nearest' });
-    if (e instanceof ApiError && (e.code === 'TOKEN_EXPIRED' || e.code === 'TOKEN_INVALID')) queueOver(e);
-    else loadSeats();
-  } finally {
-    button.disabled = false;
+  show($('booking-message'), 'info', seats.length === 1 ? 'Holding your seat…' : 'Holding your seats…');
+  const held = [];
+  const refused = [];
+  let stop = null;
+  for (const seat of seats) {
+    if (!state.queue) break;
+    try {
+      held.push(await userCall('POST', '/reservations', {
+        withQueue: true,
+        body: { userId: Number(state.auth.userId), concertDateId: Number(state.dateId), seatNumber: seat.seatNumber },
+      }));
+    } catch (e) {
+      refused.push({ seat, error: e });
+      if (!(e instanceof ApiError) || e.code !== 'SEAT_UNAVAILABLE') { stop = e; break; }
+    }
   }
+  state.holding = false;
+  button.disabled = false;
+  state.selected = state.selected.filter((n) => !held.some((r) => r.seatNumber === n));
+  if (held.length) {
+    addHolds(held);
+    refreshReservations();
+  }
+  if (stop && signInError(stop)) return;
+  if (stop && stop instanceof ApiError && (stop.code === 'TOKEN_EXPIRED' || stop.code === 'TOKEN_INVALID')) {
+    queueOver(stop);
+    return;
+  }
+  if (refused.length) {
+    const { text, detail } = explain(refused[refused.length - 1].error);
+    const which = refused.map((r) => r.seat.seatNumber).join(', ');
+    show($('booking-message'), 'error', held.length
+      ? `Held ${held.map((r) => r.seatNumber).join(', ')}, but not ${which}: ${text}`
+      : (refused.length > 1 ? `Seats ${which}: ${text}` : text), detail);
+    if (!held.length) $('booking-message').scrollIntoView({ block: 'nearest' });
+  } else {
+    show($('booking-message'));
+  }
+  loadSeats();
+  if (held.length) {
+    // Focus follows the fan to the next step: the held seats and the Pay button.
+    $('hold-section').scrollIntoView({ block: 'start' });
+    $('hold-title').focus();
+  }
+  renderSelection();
 }
 
-// ---------------------------------------------------------------- hold and payment
+// ---------------------------------------------------------------- holds and payment
 
-function showHold(reservation) {
-  state.hold = reservation;
-  save('hold', reservation);
-  $('hold-section').hidden = false;
-  $('hold-text').textContent = `Seat ${reservation.seatNumber} · ${won(reservation.price)} · reservation #${reservation.reservationId}`;
-  $('pay-button').textContent = `Pay ${won(reservation.price)}`;
-  $('pay-button').hidden = false;
-  show($('pay-message'));
-  tick();
-  $('hold-section').scrollIntoView({ block: 'nearest' });
-}
-
-function clearHold() {
-  state.hold = null;
+function addHolds(held) {
+  // The reservation bodies name concert, date, venue and grade (SPEC 3); what the page showed fills any gap.
+  const date = state.dates.find((d) => String(d.concertDateId) === String(state.dateId)) || {};
+  const reservations = held.map((r) => ({
+    ...r,
+    grade: r.grade || (state.seats.find((s) => s.seatNumber === r.seatNumber) || {}).grade,
+    concertName: r.concertName || (state.queue && state.queue.concertName),
+    startsAt: r.startsAt || date.startsAt,
+    venue: r.venue || date.venue,
+  }));
+  const ids = new Set(reservations.map((r) => r.reservationId));
+  state.holds = [...state.holds.filter((h) => !ids.has(h.reservationId)), ...reservations];
   state.payment = null;
-  save('hold', null);
+  saveHolds();
+  showHolds();
+}
+
+function saveHolds() {
+  save('holds', state.holds.length ? state.holds : null);
+}
+
+/**
+ * Holds still running (their heldUntil in the future on the service's clock), of one concert date: one payment
+ * covers one date (SPEC 3); holds of another date are paid after these.
+ */
+function liveHolds() {
+  const live = state.holds.filter((h) => Date.parse(h.heldUntil) > serverNow());
+  if (!live.length) return live;
+  const date = live.some((h) => String(h.concertDateId) === String(state.dateId)) ? String(state.dateId) : String(live[0].concertDateId);
+  return live.filter((h) => String(h.concertDateId) === date);
+}
+
+function showHolds() {
+  const holds = state.holds;
+  $('hold-section').hidden = holds.length === 0;
+  if (!holds.length) return;
+  const live = liveHolds();
+  $('hold-list').replaceChildren(...holds.map((h) => {
+    const over = Date.parse(h.heldUntil) <= serverNow();
+    return el('li', { class: over ? 'over' : null, dataset: { reservation: h.reservationId } },
+      el('strong', {}, `Seat ${h.seatNumber}`), h.grade ? ` · ${h.grade}` : '', ` · ${won(h.price)}`,
+      el('span', { class: 'muted small' }, ` · #${h.reservationId}`),
+      over ? el('span', { class: 'status expired' }, ' hold ran out') : null);
+  }));
+  const total = live.reduce((sum, h) => sum + h.price, 0);
+  $('pay-bar').hidden = live.length === 0;
+  $('pay-total').textContent = `${live.length} seat${live.length === 1 ? '' : 's'} · ${won(total)}`;
+  $('pay-button').textContent = live.length === 1 ? `Pay ${won(total)}` : `Pay ${won(total)} for ${live.length} seats`;
+  tick();
+}
+
+function clearHolds() {
+  state.holds = [];
+  state.payment = null;
+  saveHolds();
   $('hold-section').hidden = true;
 }
 
 /**
- * One payment attempt = one Idempotency-Key. A second click while it runs does nothing; a retry after a lost
- * answer, a busy service or "still processing" reuses the key, so the service replays instead of paying twice.
- * A clear refusal (too low a balance, expired hold) ends the attempt: the next press is a new attempt.
+ * One Pay for every live hold: one payment, one debit, all or none (SPEC 3). One payment attempt = one
+ * Idempotency-Key. A second click while it runs does nothing; a retry after a lost answer, a busy service or
+ * "still processing" reuses the key, so the service replays instead of paying twice. A clear refusal (too low a
+ * balance, an expired hold) ends the attempt: the next press is a new attempt.
  */
 async function pay() {
-  if (state.paying || !state.hold) return;
-  const reservation = state.hold;
-  if (!state.payment || state.payment.reservationId !== reservation.reservationId) {
-    state.payment = { key: uuid(), reservationId: reservation.reservationId };
+  if (state.paying || !state.auth) return;
+  const holds = liveHolds();
+  if (!holds.length || !state.queue) {
+    showHolds();
+    return;
   }
+  const ids = holds.map((h) => h.reservationId);
+  if (!state.payment || state.payment.ids.join() !== ids.join()) state.payment = { key: uuid(), ids };
   state.paying = true;
+  stopSeatRefresh(); // paying ends the pass: no map refresh races it (it would be refused)
   const button = $('pay-button');
   button.disabled = true;
   show($('pay-message'), 'info', 'Paying…');
   try {
-    const paid = await call('POST', '/payments/pay', {
-      headers: queueHeaders({ 'Idempotency-Key': state.payment.key }),
-      body: { reservationId: reservation.reservationId, userId: Number(state.auth.userId) },
+    const paid = await userCall('POST', '/payments/pay', {
+      withQueue: true,
+      headers: { 'Idempotency-Key': state.payment.key },
+      body: ids.length === 1
+        ? { reservationId: ids[0], userId: Number(state.auth.userId) }
+        : { reservationIds: ids, userId: Number(state.auth.userId) },
     });
-    clearHold();
+    clearHolds();
     stopSeatRefresh();
     state.queue = null;
     save('queue', null);
+    state.selected = [];
     $('booking-section').hidden = true;
+    document.title = TITLE;
     setBalance(paid.balance);
-    show($('reservations-message'), 'ok',
-      `Paid ${won(paid.amount)} for seat ${reservation.seatNumber}. It is yours! Your balance is now ${won(paid.balance)}.`);
+    show($('pay-message'));
+    confirmation(paid, holds);
     refreshReservations();
     loadConcerts();
   } catch (e) {
     const sameAttempt = e instanceof ApiError
       && (e.status === 0 || e.status >= 500 || e.code === 'IDEMPOTENCY_IN_PROGRESS');
     if (!sameAttempt) state.payment = null;
-    if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') signOut(e);
+    if (state.queue) startSeatRefresh();
+    if (signInError(e)) return;
     showError($('pay-message'), e);
     if (e instanceof ApiError && (e.code === 'HOLD_EXPIRED' || e.code === 'RESERVATION_NOT_PAYABLE')) {
-      $('pay-button').hidden = true;
-      refreshReservations();
+      refreshReservations().then(() => {
+        const stillHeld = new Set(state.reservations.filter((r) => r.status === 'HELD').map((r) => r.reservationId));
+        state.holds = state.holds.filter((h) => stillHeld.has(h.reservationId));
+        saveHolds();
+        showHolds();
+      });
       loadSeats();
     }
     if (e instanceof ApiError && e.code === 'TOKEN_EXPIRED') queueOver(e);
@@ -678,6 +994,30 @@ async function pay() {
     state.paying = false;
     button.disabled = false;
   }
+}
+
+/** The confirmation a fan keeps: what, when, where, which seats, how much, the balance left and the numbers. */
+function confirmation(paid, holds) {
+  const paidIds = new Set((paid.reservationIds || [paid.reservationId]).map(String));
+  const bought = holds.filter((h) => paidIds.has(String(h.reservationId)));
+  const first = bought[0] || holds[0];
+  const date = state.dates.find((d) => String(d.concertDateId) === String(first.concertDateId)) || {};
+  const grades = [...new Set(bought.map((h) => h.grade).filter(Boolean))];
+  const rows = [
+    ['Concert', first.concertName || $('booking-title').textContent.replace(/^Pick your seats: /, '')],
+    ['Date', when(first.startsAt || date.startsAt)],
+    ['Venue', first.venue || date.venue || '–'],
+    ['Seats', bought.map((h) => `${h.seatNumber}${h.grade ? ` (${h.grade})` : ''}`).join(', ')],
+    ['Grade', grades.join(', ') || '–'],
+    ['Amount paid', won(paid.amount)],
+    ['Balance now', won(paid.balance)],
+    ['Reservation numbers', bought.map((h) => `#${h.reservationId}`).join(', ')],
+    ['Payment', `#${paid.paymentId} · ${when(paid.paidAt)}`],
+  ];
+  $('confirmation-details').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { dataset: { field: k } }, v)]));
+  $('confirmation-section').hidden = false;
+  $('confirmation-section').scrollIntoView({ block: 'start' });
+  $('confirmation-title').focus();
 }
 
 // ---------------------------------------------------------------- countdowns
@@ -698,14 +1038,22 @@ function tick() {
   }
   if (state.queue && state.queue.activeUntil && !$('booking-section').hidden) {
     const left = (Date.parse(state.queue.activeUntil) - serverNow()) / 1000;
-    $('admitted').textContent = left > 0
-      ? `You're in! You have ${clock(left)} to choose and pay.`
+    $('admitted-time').textContent = left > 0
+      ? `You have ${clock(left)} to choose and pay.`
       : 'Your booking time is over; the service will tell you if it has ended.';
   }
-  if (state.hold && !$('hold-section').hidden) {
-    const left = (Date.parse(state.hold.heldUntil) - serverNow()) / 1000;
+  if (state.holds.length && !$('hold-section').hidden) {
+    const live = liveHolds();
+    const soonest = Math.min(...live.map((h) => Date.parse(h.heldUntil)));
+    const left = live.length ? (soonest - serverNow()) / 1000 : 0;
     $('hold-countdown').textContent = left > 0 ? clock(left) : '0:00 (the hold has run out)';
     $('hold-section').classList.toggle('urgent', left > 0 && left <= 60);
+    // At 0:00 a hold is over: its seat leaves the payment (and Pay goes when none is left).
+    const shown = $('hold-list').querySelectorAll('li:not(.over)').length;
+    if (shown !== state.holds.filter((h) => Date.parse(h.heldUntil) > serverNow()).length) {
+      showHolds();
+      if (!live.length) show($('pay-message'), 'error', explain(new ApiError({ status: 409, code: 'HOLD_EXPIRED' })).text);
+    }
   }
 }
 
@@ -720,12 +1068,13 @@ async function refreshBalance() {
   try {
     setBalance((await userCall('GET', `/users/${state.auth.userId}/balance`)).balance);
   } catch (e) {
-    showError($('wallet-message'), e);
+    if (!signInError(e)) showError($('wallet-message'), e);
   }
 }
 
 async function topUp(event) {
   event.preventDefault();
+  if (!state.auth) return;
   const button = $('top-up-button');
   button.disabled = true;
   show($('wallet-message'));
@@ -738,7 +1087,7 @@ async function topUp(event) {
     $('top-up-amount').value = '';
     show($('wallet-message'), 'ok', `Added ${won(amount)}. Your balance is now ${won(result.balance)}.`);
   } catch (e) {
-    showError($('wallet-message'), e);
+    if (!signInError(e)) showError($('wallet-message'), e);
   } finally {
     button.disabled = false;
   }
@@ -747,14 +1096,61 @@ async function topUp(event) {
 const STATUS_WORDS = { HELD: 'Held', PAID: 'Paid', CANCELLED: 'Cancelled', EXPIRED: 'Expired' };
 
 async function refreshReservations() {
+  if (!state.auth) return;
   try {
-    const list = await userCall('GET', `/reservations/${state.auth.userId}`);
-    const items = list.map(reservationItem);
-    $('reservations').replaceChildren(...items);
-    if (items.length === 0) $('reservations').replaceChildren(el('li', { class: 'muted' }, 'No reservations yet.'));
+    state.reservations = await userCall('GET', `/reservations/${state.auth.userId}`);
+    reconcileHolds();
+    renderReservations();
+    renderSelection();
   } catch (e) {
-    showError($('reservations-message'), e);
+    if (!signInError(e)) showError($('reservations-message'), e);
   }
+}
+
+/**
+ * The service's list is the truth about holds: a hold paid, cancelled or expired elsewhere leaves the payment, a
+ * moved heldUntil moves the countdown, and while admitted every live hold of this concert can be paid (also one
+ * made before a reload or in another tab), so no hold is left unpayable.
+ */
+function reconcileHolds() {
+  const byId = new Map(state.reservations.map((r) => [r.reservationId, r]));
+  let holds = state.holds
+    .filter((h) => !byId.has(h.reservationId) || byId.get(h.reservationId).status === 'HELD')
+    .map((h) => (byId.has(h.reservationId) ? { ...h, heldUntil: byId.get(h.reservationId).heldUntil } : h));
+  if (state.queue && state.queue.status === 'ACTIVE') {
+    const known = new Set(holds.map((h) => h.reservationId));
+    holds = holds.concat(state.reservations.filter((r) => r.status === 'HELD' && !known.has(r.reservationId)
+      && String(r.concertId) === String(state.queue.concertId) && Date.parse(r.heldUntil) > serverNow()));
+  }
+  const changed = holds.length !== state.holds.length
+    || holds.some((h, i) => h.reservationId !== state.holds[i].reservationId || h.heldUntil !== state.holds[i].heldUntil);
+  if (!changed) return;
+  state.holds = holds;
+  saveHolds();
+  showHolds();
+}
+
+/** Grouped by concert and date (newest first, as the service lists them), each group naming what, when and where. */
+function renderReservations() {
+  const groups = new Map();
+  for (const r of state.reservations) {
+    const key = `${r.concertId}|${r.concertDateId}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  const list = $('reservations');
+  if (groups.size === 0) {
+    list.replaceChildren(el('p', { class: 'muted' }, 'No reservations yet.'));
+    return;
+  }
+  list.replaceChildren(...[...groups.values()].map((items) => {
+    const r = items[0];
+    const title = r.concertName || `Concert #${r.concertId}`;
+    return el('section', { class: 'reservation-group', dataset: { concertDate: r.concertDateId } },
+      el('h3', {}, title),
+      el('p', { class: 'muted small' }, r.startsAt ? when(r.startsAt) : `Date #${r.concertDateId}`, r.venue ? ` · ${r.venue}` : ''),
+      el('ul', {}, ...items.map(reservationItem)));
+  }));
 }
 
 function reservationItem(r) {
@@ -764,7 +1160,7 @@ function reservationItem(r) {
   if (cancel) cancel.addEventListener('click', () => confirmCancel(r, cancel, message));
   return el('li', { class: 'reservation', dataset: { reservation: r.reservationId, status: r.status } },
     el('div', {},
-      el('strong', {}, `Seat ${r.seatNumber}`), ` · ${won(r.price)} · `,
+      el('strong', {}, `Seat ${r.seatNumber}`), r.grade ? ` · ${r.grade}` : '', ` · ${won(r.price)} · `,
       el('span', { class: `status ${r.status.toLowerCase()}` }, STATUS_WORDS[r.status] || r.status)),
     el('div', { class: 'muted small' }, `Reservation #${r.reservationId}`,
       r.paidAt ? ` · paid ${when(r.paidAt)}` : '',
@@ -782,10 +1178,16 @@ function confirmCancel(r, button, message) {
   yes.focus();
   no.addEventListener('click', () => { ask.replaceWith(button); button.focus(); });
   yes.addEventListener('click', async () => {
+    if (!state.auth) return;
     yes.disabled = true;
     try {
       const result = await userCall('DELETE', `/reservations/${r.reservationId}?userId=${state.auth.userId}`);
-      if (state.hold && state.hold.reservationId === r.reservationId) clearHold();
+      if (state.holds.some((h) => h.reservationId === r.reservationId)) {
+        state.holds = state.holds.filter((h) => h.reservationId !== r.reservationId);
+        state.payment = null;
+        saveHolds();
+        showHolds();
+      }
       show($('reservations-message'), 'ok', result.refunded
         ? `Cancelled seat ${r.seatNumber}; ${won(result.refunded)} went back to your balance.`
         : `Cancelled seat ${r.seatNumber}; it is free for others again.`);
@@ -795,7 +1197,7 @@ function confirmCancel(r, button, message) {
       if (state.queue) loadSeats();
     } catch (e) {
       ask.replaceWith(button);
-      showError(message, e);
+      if (!signInError(e)) showError(message, e);
     }
   });
 }
@@ -804,7 +1206,7 @@ function confirmCancel(r, button, message) {
 
 function start() {
   $('sign-in-form').addEventListener('submit', signIn);
-  $('sign-out').addEventListener('click', () => signOut(null));
+  $('sign-out').addEventListener('click', signOut);
   $('all-concerts').addEventListener('click', () => { history.pushState(null, '', '/'); loadConcerts(); });
   window.addEventListener('hashchange', () => { if (state.auth) loadConcerts(); });
   window.addEventListener('popstate', () => { if (state.auth) loadConcerts(); });
@@ -813,23 +1215,39 @@ function start() {
   $('leave-queue').addEventListener('click', leaveQueue);
   $('date-select').addEventListener('change', (e) => {
     state.dateId = e.target.value;
-    state.selected = null;
+    state.selected = [];
     state.seats = [];
     $('seat-map').replaceChildren();
     delete $('seat-map').dataset.layout;
     renderSelection();
     loadSeats();
   });
-  $('hold-button').addEventListener('click', holdSeat);
+  $('hold-button').addEventListener('click', holdSeats);
   $('pay-button').addEventListener('click', pay);
+  $('confirmation-close').addEventListener('click', () => {
+    $('confirmation-section').hidden = true;
+    $('reservations-title').scrollIntoView({ block: 'start' });
+  });
   $('top-up-form').addEventListener('submit', topUp);
   state.ticker = setInterval(tick, 250);
   const auth = load('auth');
-  if (auth && auth.expiresAt > Date.now() + 5000) {
+  const signedOut = sessionStorage.getItem('signed-out');
+  sessionStorage.removeItem('signed-out');
+  if (auth && auth.accessToken && (auth.refreshToken || auth.expiresAt > Date.now() + 5000)) {
     state.auth = auth;
+    scheduleRenewal();
     enterApp();
   } else {
-    signOut(null);
+    $('sign-in-view').hidden = false;
+    if (signedOut) show($('sign-in-message'), 'ok', 'You have signed out. Nothing of your session is left on this page.');
+    else if (auth && auth.username) {
+      // The sign-in ran out while the page was closed: the queue pass stays for the same fan.
+      state.queue = load('queue');
+      state.holds = load('holds') || [];
+      $('sign-in-keep').hidden = !state.queue;
+      $('username').value = auth.username;
+    }
+    $('username').focus();
   }
 }
 

@@ -33,10 +33,27 @@ function adminHeaders() {
 function showProblem(element, error) {
   if (error instanceof ApiError) {
     const words = error.status === 0 ? 'The service could not be reached.' : error.detail || error.title || `HTTP ${error.status}`;
-    show(element, 'error', words, error.code ? `${error.code} (HTTP ${error.status})` : null);
+    say(element, 'error', words, error.code ? `${error.code} (HTTP ${error.status})` : null);
   } else {
-    show(element, 'error', 'Something went wrong in the page.', String(error));
+    say(element, 'error', 'Something went wrong in the page.', String(error));
   }
+}
+
+/**
+ * An answer to the operator stays until they dismiss it (or the next action's answer replaces it): the live
+ * figures refresh every second, the words about what the operator did do not go away with them.
+ */
+function say(element, kind, text, detail) {
+  show(element, kind, text, detail);
+  if (!text) return;
+  const close = el('button', { type: 'button', class: 'link dismiss', 'aria-label': 'Dismiss this message' }, 'Dismiss');
+  close.addEventListener('click', () => {
+    show(element);
+    const next = element.closest('section') && element.closest('section').querySelector('h2');
+    if (next) { next.tabIndex = -1; next.focus(); }
+  });
+  element.append(close);
+  if (element.offsetParent) element.scrollIntoView({ block: 'nearest' });
 }
 
 async function admin(method, path, body) {
@@ -154,7 +171,7 @@ async function poll(generation) {
     }
   } catch (e) {
     if (generation === state.generation) {
-      showProblem($('queue-message'), e);
+      showProblem($('poll-message'), e);
       state.pollFailed = true;
     }
   }
@@ -164,24 +181,45 @@ function seconds(value) {
   return value === null || value === undefined ? '–' : duration(value);
 }
 
+/**
+ * The admit-per-tick Resume brings back: the rate the service reports for resuming when it does
+ * (resumeAdmitPerTick), else the last rate this browser saw running, else the rate typed in Policy; never 0.
+ */
 function resumeRate() {
+  if (state.view && state.view.resumeAdmitPerTick > 0) return state.view.resumeAdmitPerTick;
   const remembered = Number(localStorage.getItem(`ops-resume-${state.concertId}`));
-  return remembered > 0 ? remembered : null;
+  if (remembered > 0) return remembered;
+  const typedRate = typed($('policy-per-tick'));
+  return Number.isInteger(typedRate) && typedRate > 0 ? typedRate : null;
+}
+
+/** Why the badge says what it says, in a sentence an operator can act on. */
+function stateReason(view, paused, capped) {
+  if (view.soldOut) return 'No seat is free or held: waiting fans are told it is sold out and keep their places.';
+  if (paused) return 'Admit per tick is 0: nobody is let in until you resume.';
+  if (capped) {
+    return `${number(view.active)} of ${number(view.maxActive)} admitted fans are booking, the active cap: the next in line are let in `
+      + 'as these pay or their booking time runs out. Raise the active cap in Policy to let more in now.';
+  }
+  if (view.waiting === 0) return 'Nobody is waiting.';
+  return `Letting in up to ${number(view.admitPerTick)} per tick.`;
 }
 
 function render(view) {
   state.view = view;
   // A poll clears only a poll's own failure; what the operator did stays said until the next action.
   if (state.pollFailed) {
-    show($('queue-message'));
+    show($('poll-message'));
     state.pollFailed = false;
   }
   $('queue-live').hidden = false;
   const paused = view.admitPerTick === 0;
   if (!paused) localStorage.setItem(`ops-resume-${view.concertId}`, String(view.admitPerTick));
-  const badge = view.soldOut ? 'Sold out' : paused ? 'Paused' : view.admission === 'CAP_FULL' ? 'Cap reached' : 'Admitting';
+  const capped = !paused && (view.admission === 'CAP_FULL' || view.active >= view.maxActive);
+  const badge = view.soldOut ? 'Sold out' : paused ? 'Paused' : capped ? 'Cap reached' : 'Admitting';
   $('queue-state').textContent = badge;
-  $('queue-state').className = `badge ${badge === 'Admitting' ? 'running' : 'paused'}`;
+  $('queue-state').className = `badge ${badge === 'Admitting' ? 'running' : capped ? 'capped' : 'paused'}`;
+  $('queue-reason').textContent = stateReason(view, paused, capped);
   $('stat-cohort').textContent = number(view.cohortWaiting || 0);
   $('message-now').textContent = view.message ? `“${view.message}”` : 'none';
   $('queue-updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -199,14 +237,16 @@ function render(view) {
   $('stat-admitted').textContent = number(view.admittedTotal);
   $('pause').disabled = paused;
   $('resume').disabled = !paused;
-  const rate = resumeRate();
-  $('resume-hint').textContent = paused
-    ? (rate ? `Resume admits ${number(rate)} per tick again.` : 'Resume uses the admit-per-tick in Policy.')
-    : `Admitting ${number(view.admitPerTick)} per tick.`;
   if (!state.policyDirty && document.activeElement !== $('policy-per-tick') && document.activeElement !== $('policy-cap')) {
-    $('policy-per-tick').value = view.admitPerTick;
+    // Paused, the field offers the rate to resume with rather than the 0 in force.
+    const rate = paused ? resumeRate() : view.admitPerTick;
+    $('policy-per-tick').value = rate ?? '';
     $('policy-cap').value = view.maxActive;
   }
+  const rate = resumeRate();
+  $('resume-hint').textContent = paused
+    ? (rate ? `Resume admits ${number(rate)} per tick again.` : 'Type the admit per tick to resume with in Policy, then press Resume.')
+    : `Admitting ${number(view.admitPerTick)} per tick.`;
   state.history.push({ waiting: view.waiting, active: view.active });
   if (state.history.length > HISTORY) state.history.shift();
   spark();
@@ -231,7 +271,7 @@ async function setPolicy(admitPerTick, maxActive, what) {
   try {
     render(await admin('PUT', `/admin/queues/${state.concertId}/policy`, { admitPerTick, maxActive }));
     state.policyDirty = false;
-    show($('queue-message'), 'ok', what);
+    say($('queue-message'), 'ok', what);
   } catch (e) {
     showProblem($('queue-message'), e);
   }
@@ -244,8 +284,13 @@ function pause() {
 
 function resume() {
   if (!state.view) return;
-  const rate = resumeRate() ?? typed($('policy-per-tick'));
-  setPolicy(rate, state.view.maxActive, `Admission resumed at ${rate} per tick.`);
+  const rate = resumeRate();
+  if (!rate) {
+    say($('queue-message'), 'error', 'No rate to resume with is known here: type the admit per tick in Policy, then press Resume.');
+    $('policy-per-tick').focus();
+    return;
+  }
+  setPolicy(rate, state.view.maxActive, `Admission resumed at ${number(rate)} per tick.`);
 }
 
 function applyPolicy(event) {
@@ -257,8 +302,15 @@ async function admitNow(event) {
   event.preventDefault();
   show($('queue-message'));
   try {
-    const result = await admin('POST', `/admin/queues/${state.concertId}/admit`, { count: typed($('admit-count')) });
-    show($('queue-message'), 'ok', `Admitted ${number(result.admitted)} now (waiting ${number(result.waiting)}, active ${number(result.active)}).`);
+    const count = typed($('admit-count'));
+    const result = await admin('POST', `/admin/queues/${state.concertId}/admit`, { count });
+    const cap = state.view ? state.view.maxActive : null;
+    const why = result.admitted >= count ? ''
+      : result.waiting === 0 && result.admitted === 0 ? ' Nobody was waiting.'
+        : cap !== null && result.active >= cap ? ` The active cap of ${number(cap)} is reached: raise it in Policy to let more in.`
+          : result.waiting === 0 ? ' Everyone waiting is in.' : '';
+    say($('queue-message'), result.admitted ? 'ok' : 'info',
+      `Admitted ${number(result.admitted)} now (waiting ${number(result.waiting)}, active ${number(result.active)}).${why}`);
   } catch (e) {
     showProblem($('queue-message'), e);
   }
@@ -291,7 +343,7 @@ async function moveSale(event) {
   if ($('sale-form-prequeue').value) body.prequeueOpensAt = instant($('sale-form-prequeue'));
   try {
     renderSale(await admin('PUT', `/admin/concerts/${state.concertId}/sale`, body));
-    show($('queue-message'), 'ok', 'The sale was moved.');
+    say($('queue-message'), 'ok', 'The sale was moved.');
   } catch (e) {
     showProblem($('queue-message'), e);
   }
@@ -303,7 +355,7 @@ async function postMessage(text) {
     const result = await admin('PUT', `/admin/queues/${state.concertId}/message`, { text });
     $('message-now').textContent = result.message ? `“${result.message}”` : 'none';
     if (!text) $('message-text').value = '';
-    show($('queue-message'), 'ok', text ? 'Message posted: the waiting fans see it now.' : 'Message cleared.');
+    say($('queue-message'), 'ok', text ? 'Message posted: the waiting fans see it now.' : 'Message cleared.');
   } catch (e) {
     showProblem($('queue-message'), e);
   }
@@ -387,7 +439,7 @@ async function createConcert(event) {
     }
     if ($('create-max-tickets').value.trim()) request.maxTicketsPerUser = typed($('create-max-tickets'));
     const created = await admin('POST', '/admin/concerts', request);
-    show($('create-message'), 'ok', `Created concert #${created.concertId} "${created.name}" with ${created.dates.length} date(s): `
+    say($('create-message'), 'ok', `Created concert #${created.concertId} "${created.name}" with ${created.dates.length} date(s): `
       + created.dates.map((d) => `#${d.concertDateId} (${number(d.totalSeats)} seats)`).join(', ') + '.');
     state.concerts.set(created.concertId, { concertId: created.concertId, name: created.name });
     await loadConcerts();

@@ -128,8 +128,16 @@ final class Browser implements AutoCloseable {
         input.sendKeys(text);
     }
 
+    /** Clicks when clickable; a list the page re-renders meanwhile (a stale element) is looked up again. */
     void click(String css) {
-        new WebDriverWait(driver, WAIT).until(ExpectedConditions.elementToBeClickable(By.cssSelector(css))).click();
+        new WebDriverWait(driver, WAIT).ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(d -> {
+            WebElement element = ExpectedConditions.elementToBeClickable(By.cssSelector(css)).apply(d);
+            if (element == null) {
+                return false;
+            }
+            element.click();
+            return true;
+        });
     }
 
     /** Waits until the element's text satisfies the condition; returns that text. */
@@ -158,6 +166,103 @@ final class Browser implements AutoCloseable {
 
     Object script(String js, Object... args) {
         return ((JavascriptExecutor) driver).executeScript(js, args);
+    }
+
+    /** axe-core 4.14.1 (src/test/resources/axe, MPL-2.0), read once and injected into the page under test. */
+    private static String axeSource;
+
+    /**
+     * Runs axe-core (WCAG 2.0/2.1/2.2 A and AA rules plus best practices) on the page as it is now and fails with
+     * every violation listed (rule, impact, the elements) unless there is none.
+     */
+    void assertAccessible(String state) {
+        if (axeSource == null) {
+            try (var in = Browser.class.getResourceAsStream("/axe/axe.min.js")) {
+                axeSource = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        if (!Boolean.TRUE.equals(script("return typeof window.axe === 'object'"))) {
+            script(axeSource + "\n;return true;");
+        }
+        // axe walks the whole page: on a busy machine that takes longer than the 20 s given to the page's own scripts.
+        driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(120));
+        Object result = driver.executeAsyncScript("""
+                const done = arguments[arguments.length - 1];
+                axe.run(document, { resultTypes: ['violations'],
+                    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } })
+                  .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' -> '
+                      + v.nodes.map(n => n.target.join(' ') + ' [' + (n.failureSummary || '').replace(/\\s+/g, ' ') + ']').join('; '))))
+                  .catch(e => done(['axe failed: ' + e]));
+                """);
+        driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(20));
+        List<?> violations = (List<?>) result;
+        if (!violations.isEmpty()) {
+            screenshot("axe-" + state);
+            throw new AssertionError("axe-core found " + violations.size() + " violation(s) in the " + current + " window, state '"
+                    + state + "':\n" + String.join("\n", violations.stream().map(String::valueOf).toList()));
+        }
+    }
+
+    /** One step of a walk: axe-core finds nothing, the page does not scroll sideways, and the screenshot is kept. */
+    void step(String name) {
+        assertAccessible(name);
+        assertNoHorizontalScroll(name);
+        screenshot(name);
+    }
+
+    /** SPEC 12: usable at 390 px without horizontal scrolling. */
+    void assertNoHorizontalScroll(String state) {
+        Number overflow = (Number) script("return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        if (overflow.intValue() > 0) {
+            screenshot("overflow-" + state);
+            throw new AssertionError("The page scrolls sideways by " + overflow + " px in the " + current + " window, state '" + state + "'");
+        }
+    }
+
+    /** Whether the element is wholly inside the visible part of the window (not scrolled away, not below the fold). */
+    boolean inView(String css) {
+        return Boolean.TRUE.equals(script("""
+                const e = document.querySelector(arguments[0]);
+                if (!e) return false;
+                const r = e.getBoundingClientRect();
+                return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+                """, css));
+    }
+
+    void assertInView(String css, String what) {
+        try {
+            new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> inView(css));
+        } catch (org.openqa.selenium.TimeoutException e) {
+            screenshot("not-in-view-" + current);
+            throw new AssertionError(what + " (" + css + ") is not on screen in the " + current + " window: "
+                    + script("const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+                    + " return r.top + '..' + r.bottom + ' of ' + window.innerHeight", css), e);
+        }
+    }
+
+    /** Waits for focus to be on the element with this id. */
+    void assertFocus(String id, String after) {
+        try {
+            new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> id.equals(script("return document.activeElement && document.activeElement.id")));
+        } catch (org.openqa.selenium.TimeoutException e) {
+            throw new AssertionError("After " + after + " focus should be on #" + id + " but is on "
+                    + script("const a = document.activeElement; return a ? a.tagName + '#' + a.id : 'nothing'"), e);
+        }
+    }
+
+    /** Closes one person's window (their sessionStorage goes with it). */
+    void closeWindow(String who) {
+        if (!windows.containsKey(who)) {
+            return;
+        }
+        switchTo(who);
+        drainConsole();
+        driver.close();
+        windows.remove(who);
+        current = null;
+        driver.switchTo().window(windows.values().iterator().next());
     }
 
     void screenshot(String name) {
