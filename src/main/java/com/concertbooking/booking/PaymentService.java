@@ -163,7 +163,7 @@ class PaymentService {
                 .bind("now", TimeConfig.toDb(now)).bind("id", r.reservationId())
                 .fetch().rowsUpdated();
         // 2. The seat, only while it is still this reservation's hold.
-        Mono<Boolean> sell = seats.sell(r.concertDateId(), r.seatId(), r.reservationId());
+        Mono<Boolean> sell = seats.sell(r.concertDateId(), r.seatNumber(), r.seatId(), r.reservationId());
         // The payment row, returning its id and the balance just debited in the same round trip (MariaDB's
         // INSERT ... RETURNING; the subquery reads this transaction's own update of the users row).
         Mono<reactor.util.function.Tuple2<Long, Long>> insertPayment = db.sql(
