@@ -127,7 +127,8 @@ class SeatAvailability implements SmartLifecycle {
 
     @Override
     public void start() {
-        poller = Flux.interval(pollInterval, pollInterval).onBackpressureDrop()
+        // On boundedElastic: a tick may be the first user of a Redis connection, whose connect waits (never an event loop).
+        poller = Flux.interval(pollInterval, pollInterval, Schedulers.boundedElastic()).onBackpressureDrop()
                 .concatMap(tick -> Flux.fromIterable(List.copyOf(dates.asMap().values()))
                         .filter(d -> nanos.getAsLong() - d.lastRead < HOT_SECONDS * 1_000_000_000L)
                         .flatMap(d -> {
@@ -305,7 +306,7 @@ class SeatAvailability implements SmartLifecycle {
                     queue.addAll(batch);
                     appending.remove(concertDateId);
                     log.debug("appending {} seat changes of date {} failed, retrying: {}", batch.size(), concertDateId, error.toString());
-                    Mono.delay(Duration.ofSeconds(1)).subscribe(t -> flush(concertDateId));
+                    Mono.delay(Duration.ofSeconds(1), Schedulers.boundedElastic()).subscribe(t -> flush(concertDateId));
                 });
     }
 
