@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * holds, payments, cancels, refunds and expiries: {@code free} is the number of AVAILABLE seats at every moment (a
  * hold that ran out is given back by the sweeper), {@code sold} the number of SOLD ones, per date, grade and slot.
  */
-@TestPropertySource(properties = {"booking.reservation.hold-duration=2s", "booking.reservation.sweep-batch=50"})
+@TestPropertySource(properties = {"booking.reservation.hold-duration=4s", "booking.reservation.sweep-batch=50"})
 class SeatCountTest extends BookingTestBase {
 
     private static final int SEATS = 120;
@@ -76,49 +76,41 @@ class SeatCountTest extends BookingTestBase {
         assertThat(counts(date).values().stream().mapToLong(c -> c.get(0)).sum()).isEqualTo(SEATS);
         Random random = new Random(18);
 
-        // Round 1: 480 hold attempts on 120 seats, 4 per user, all at once (many on the same seats).
+        // 480 hold attempts on 120 seats, 4 per user, all at once (many on the same seats); each hold that succeeds
+        // goes on at once to one of: a payment, a payment then a refund, a cancel, a payment racing a cancel, nothing
+        // (it runs out). Fresh holds race all of that, on seats just given back or never taken.
         List<long[]> attempts = new ArrayList<>();
         for (long user : users) {
             for (int i = 0; i < 4; i++) {
-                attempts.add(new long[] {user, 1 + random.nextInt(SEATS)});
+                attempts.add(new long[] {user, 1 + random.nextInt(SEATS), random.nextInt(5)});
             }
         }
-        List<Reservation> held = Flux.fromIterable(attempts)
-                .flatMap(a -> tryHold(a[0], concert, (int) a[1]), 64)
-                .collectList().block(Duration.ofMinutes(2));
+        List<Reservation> held = Collections.synchronizedList(new ArrayList<>());
+        Flux.fromIterable(attempts)
+                .flatMap(a -> tryHold(a[0], concert, (int) a[1]).flatMap(r -> {
+                    held.add(r);
+                    Mono<?> pay = quietly(payments.pay(pass(r.userId(), r.concertId()), new PaymentService.PayCommand(r.reservationId(), r.userId(), null)));
+                    Mono<?> cancel = quietly(reservations.cancel(r.reservationId(), r.userId()));
+                    return switch ((int) a[2]) {
+                        case 0 -> pay;
+                        case 1 -> pay.then(cancel);
+                        case 2 -> cancel;
+                        case 3 -> Mono.when(pay, cancel);
+                        default -> Mono.empty();
+                    };
+                }).then(), 64)
+                .then().block(Duration.ofMinutes(2));
         assertThat(held).isNotEmpty();
-        assertThat(counts(date)).as("after racing holds").isEqualTo(recount(date));
+        assertThat(counts(date)).as("after racing holds, payments, refunds and cancels").isEqualTo(recount(date));
+        assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status = 'SOLD'", date)).as("some seats sold").isPositive();
 
-        // Round 2, all at once: pay a third, cancel a third (for some of those a pay races the cancel), leave a third to
-        // run out; and, for a few paid ones, a refund racing a second payment attempt.
-        Collections.shuffle(held, random);
-        List<Mono<?>> work = new ArrayList<>();
-        for (int i = 0; i < held.size(); i++) {
-            Reservation r = held.get(i);
-            switch (i % 3) {
-                case 0 -> work.add(quietly(payments.pay(pass(r.userId(), r.concertId()), new PaymentService.PayCommand(r.reservationId(), r.userId(), null)))
-                        .then(i % 2 == 0 ? quietly(reservations.cancel(r.reservationId(), r.userId())) : Mono.empty()));
-                case 1 -> {
-                    work.add(quietly(reservations.cancel(r.reservationId(), r.userId())));
-                    if (i % 2 == 0) {
-                        work.add(quietly(payments.pay(pass(r.userId(), r.concertId()), new PaymentService.PayCommand(r.reservationId(), r.userId(), null))));
-                    }
-                }
-                default -> { } // runs out
-            }
-        }
-        // And fresh holds racing all of that (on seats just given back or never taken).
-        for (int i = 0; i < 150; i++) {
-            long user = users.get(random.nextInt(USERS));
-            work.add(tryHold(user, concert, 1 + random.nextInt(SEATS)));
-        }
-        Collections.shuffle(work, random);
-        Flux.fromIterable(work).flatMap(m -> m, 64).then().block(Duration.ofMinutes(2));
-        assertThat(counts(date)).as("after racing pays, cancels, refunds and holds").isEqualTo(recount(date));
+        Flux.range(0, 150).flatMap(i -> tryHold(users.get(random.nextInt(USERS)), concert, 1 + random.nextInt(SEATS)), 64)
+                .then().block(Duration.ofMinutes(2));
+        assertThat(counts(date)).as("after more racing holds").isEqualTo(recount(date));
 
-        // Every live hold runs out (2 s). Lapsed holds are counted as taken until swept; some are taken again first,
+        // Every live hold runs out (4 s). Lapsed holds are counted as taken until swept; some are taken again first,
         // straight from their lapsed state (not given back, not taken twice), racing the sweep itself.
-        Instant lastHeld = Instant.now().plusSeconds(2);
+        Instant lastHeld = Instant.now().plusSeconds(4);
         while (Instant.now().isBefore(lastHeld.plusMillis(200))) {
             Thread.sleep(100);
         }
@@ -134,7 +126,7 @@ class SeatCountTest extends BookingTestBase {
         assertThat(counts(date)).as("after retakes of lapsed holds racing the sweep").isEqualTo(recount(date));
 
         // Everything runs out and is swept: the counts are the seats that are not sold.
-        Thread.sleep(2_300);
+        Thread.sleep(4_300);
         sweepAll();
         assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status = 'HELD'", date)).isZero();
         assertThat(counts(date)).as("after every expiry was swept").isEqualTo(recount(date));
