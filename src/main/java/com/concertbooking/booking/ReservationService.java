@@ -173,8 +173,8 @@ class ReservationService {
         //    replaces the lock on the user's row the hold took before: the limit costs the hold no extra round trip.
         // Lock order: seat, then ticket count (payments take reservation, seat, user; cancels and the sweeper take
         // reservation, ticket count, seat, user). An unknown user fails the reservation's foreign key below.
-        Mono<Boolean> take = seats.hold(held.seatId(), likelyAvailable, held.heldUntil(), now)
-                .flatMap(taken -> taken ? Mono.just(true)
+        Mono<SeatInventory.Taken> take = seats.hold(held.seatId(), likelyAvailable, held.heldUntil(), now)
+                .flatMap(taken -> taken != SeatInventory.Taken.NO ? Mono.just(taken)
                         : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())));
         Mono<Boolean> ticket = limits.take(held.userId(), held.concertId())
                 .flatMap(taken -> taken ? Mono.just(true) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
@@ -188,7 +188,7 @@ class ReservationService {
                 .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
                         : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
                                 held.userId(), n, held.concertDateId())));
-        return take.then(ticket).then(withinLimit)
+        return take.flatMap(taken -> ticket.then(withinLimit)
                 .then(db.sql("""
                                 INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
                                 VALUES (:userId, :concertId, :dateId, :seatId, :seatNumber, :price, 'HELD', :heldUntil, :now)""")
@@ -199,9 +199,9 @@ class ReservationService {
                         .map(r -> r.get("id", Long.class)).one())
                 .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class, e -> ApiException.of(
                         ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId()))
-                .flatMap(id -> seats.attach(held.concertDateId(), held.seatNumber(), held.seatId(), id, held.heldUntil())
+                .flatMap(id -> seats.attach(held.concertDateId(), held.seatNumber(), held.seatId(), id, held.heldUntil(), taken)
                         .thenReturn(new Reservation(id, held.userId(), held.concertId(), held.concertDateId(), held.seatId(),
-                                held.seatNumber(), held.price(), ReservationStatus.HELD, held.heldUntil(), null, null)));
+                                held.seatNumber(), held.price(), ReservationStatus.HELD, held.heldUntil(), null, null))));
     }
 
     // ---------------------------------------------------------------- list
@@ -313,7 +313,9 @@ class ReservationService {
                                     outbox.append(EventType.RESERVATION_EXPIRED, r.concertDateId(), r.eventPayload(null))))
                             .then(Mono.just(expired.size()));
                 });
+        // Two sweepers (instances) may still meet on shared count rows and the ticket counts: a deadlock retries the batch.
         return work.as(tx::transactional)
+                .retryWhen(DeadlockRetry.backoff())
                 .doOnSuccess(n -> {
                     if (n != null && n > 0) {
                         meters.counter("booking.holds.expired").increment(n);

@@ -78,35 +78,45 @@ public class SeatInventory {
                 .one();
     }
 
+    /** How {@link #hold} took a seat: from AVAILABLE (its count row must go down) or from a hold that ran out (it must not). */
+    enum Taken { NO, FROM_AVAILABLE, FROM_LAPSED }
+
     /**
      * Takes a free seat until {@code heldUntil}. The WHERE clause is the whole concurrency control: of N racing
      * statements exactly one finds the seat free; the others wait for its row lock, re-read the committed row
-     * and match nothing. The seat points to its reservation once that exists ({@link #attach}).
+     * and match nothing. The seat points to its reservation once that exists ({@link #attach}), and its count row
+     * moves in that same later statement.
      * <p>
-     * Two statements, because the count moves only for an AVAILABLE seat: taking an AVAILABLE seat lowers its count
-     * row in the same statement; taking a seat whose hold ran out (not yet swept, so never counted free again)
-     * leaves the count alone. {@code likelyAvailable} (from {@link #find}) picks which one runs first; the other runs
-     * only when the first matched nothing (the sweeper released the seat meanwhile, or a racer took it).
-     *
-     * @return true when this call took the seat
+     * Two statements, because the count moves only for an AVAILABLE seat: taking a seat whose hold ran out (not yet
+     * swept, so never counted free again) leaves the count alone. {@code likelyAvailable} (from {@link #find}) picks
+     * which one runs first; the other runs only when the first matched nothing (the sweeper released the seat
+     * meanwhile, or a racer took it).
      */
-    Mono<Boolean> hold(long seatId, boolean likelyAvailable, Instant heldUntil, Instant now) {
-        Mono<Boolean> fromAvailable = db.sql("UPDATE " + SEAT_AND_COUNT + "SET s.status = 'HELD', s.held_until = :heldUntil, "
-                        + "s.reservation_id = NULL, s.version = s.version + 1, c.free = c.free - 1 WHERE s.id = :seatId AND s.status = 'AVAILABLE'")
+    Mono<Taken> hold(long seatId, boolean likelyAvailable, Instant heldUntil, Instant now) {
+        Mono<Taken> fromAvailable = db.sql("UPDATE seat s SET s.status = 'HELD', s.held_until = :heldUntil, s.reservation_id = NULL, "
+                        + "s.version = s.version + 1 WHERE s.id = :seatId AND s.status = 'AVAILABLE'")
                 .bind("heldUntil", TimeConfig.toDb(heldUntil)).bind("seatId", seatId)
-                .fetch().rowsUpdated().map(n -> n > 0);
-        Mono<Boolean> fromLapsed = db.sql("UPDATE seat s SET s.status = 'HELD', s.held_until = :heldUntil, s.reservation_id = NULL, "
+                .fetch().rowsUpdated().map(n -> n > 0 ? Taken.FROM_AVAILABLE : Taken.NO);
+        Mono<Taken> fromLapsed = db.sql("UPDATE seat s SET s.status = 'HELD', s.held_until = :heldUntil, s.reservation_id = NULL, "
                         + "s.version = s.version + 1 WHERE s.id = :seatId AND s.status = 'HELD' AND s.held_until <= :now")
                 .bind("heldUntil", TimeConfig.toDb(heldUntil)).bind("seatId", seatId).bind("now", TimeConfig.toDb(now))
-                .fetch().rowsUpdated().map(n -> n > 0);
-        Mono<Boolean> first = likelyAvailable ? fromAvailable : fromLapsed;
-        Mono<Boolean> second = likelyAvailable ? fromLapsed : fromAvailable;
-        return first.flatMap(taken -> taken ? Mono.just(true) : second);
+                .fetch().rowsUpdated().map(n -> n > 0 ? Taken.FROM_LAPSED : Taken.NO);
+        Mono<Taken> first = likelyAvailable ? fromAvailable : fromLapsed;
+        Mono<Taken> second = likelyAvailable ? fromLapsed : fromAvailable;
+        return first.flatMap(taken -> taken != Taken.NO ? Mono.just(taken) : second);
     }
 
-    /** Records which reservation holds the seat just taken by {@link #hold} (same transaction), and announces the hold. */
-    Mono<Void> attach(long concertDateId, int seatNumber, long seatId, long reservationId, Instant heldUntil) {
-        return db.sql("UPDATE seat SET reservation_id = :id WHERE id = :seatId")
+    /**
+     * Records which reservation holds the seat just taken by {@link #hold} (same transaction), lowers its count row
+     * when it was taken from AVAILABLE, and announces the hold. The count moves here, in the transaction's last
+     * statement, rather than in {@link #hold}: a count row is shared by the seats of its slot, and its lock is held
+     * from this statement to the commit only, not through the hold's other statements.
+     */
+    Mono<Void> attach(long concertDateId, int seatNumber, long seatId, long reservationId, Instant heldUntil, Taken taken) {
+        String sql = taken == Taken.FROM_AVAILABLE
+                ? "UPDATE " + SEAT_AND_COUNT + "SET s.reservation_id = :id, c.free = c.free - 1 WHERE s.id = :seatId"
+                : "UPDATE seat SET reservation_id = :id WHERE id = :seatId";
+        return db.sql(sql)
                 .bind("id", reservationId).bind("seatId", seatId)
                 .fetch().rowsUpdated()
                 .then(announce(concertDateId, List.of(new Change(seatNumber, State.HELD, reservationId, heldUntil))));
@@ -154,7 +164,9 @@ public class SeatInventory {
                     }
                     List<Long> ids = lapsed.stream().map(Lapsed::seatId).toList();
                     record CountRow(long concertDateId, String grade, int slot) {}
-                    Map<CountRow, Integer> perRow = new LinkedHashMap<>();
+                    // In key order: two sweepers lock shared count rows in the same order (no deadlock between them).
+                    Map<CountRow, Integer> perRow = new java.util.TreeMap<>(java.util.Comparator.comparingLong(CountRow::concertDateId)
+                            .thenComparing(CountRow::grade).thenComparingInt(CountRow::slot));
                     Map<Long, List<Change>> perDate = new LinkedHashMap<>();
                     for (Lapsed l : lapsed) {
                         perRow.merge(new CountRow(l.concertDateId(), l.grade(), Math.floorMod(l.seatNumber(), COUNT_SLOTS)), 1, Integer::sum);

@@ -190,14 +190,16 @@ class SeatAvailability implements SmartLifecycle {
         version.flatMap(v -> store.date(concertDateId).flatMap(date -> store.seatStates(concertDateId).collectList()
                                 .publishOn(Schedulers.parallel())
                                 .map(rows -> new DateSeats(concertDateId, date.concertId(), rows, v, started))))
-                .flatMap(d -> d.version == 0 ? Mono.just(d) : pull(d).thenReturn(d).onErrorResume(e -> Mono.just(d)))
+                .flatMap(d -> d.version == 0 ? Mono.just(d) : pull(d, false).thenReturn(d).onErrorResume(e -> Mono.just(d)))
                 .timeout(Duration.ofSeconds(10))
                 .toFuture()
                 .whenComplete((d, error) -> {
                     if (d != null) {
                         d.lastRead = nanos.getAsLong();
-                        dates.put(concertDateId, d);
-                        onChange.accept(concertDateId);
+                        // A reload may bring changes the old state missed; a first load is no change to anyone.
+                        if (dates.asMap().put(concertDateId, d) != null) {
+                            onChange.accept(concertDateId);
+                        }
                     }
                     loading.remove(concertDateId, mine);
                     if (error != null) {
@@ -218,7 +220,7 @@ class SeatAvailability implements SmartLifecycle {
         if (d.version() == 0) {
             return nanos.getAsLong() - d.syncedAt > maxStale ? reload : Mono.empty();
         }
-        return pull(d).onErrorResume(e -> e instanceof LogGap || nanos.getAsLong() - d.syncedAt > maxStale ? reload : Mono.empty());
+        return pull(d, true).onErrorResume(e -> e instanceof LogGap || nanos.getAsLong() - d.syncedAt > maxStale ? reload : Mono.empty());
     }
 
     /** The log does not continue a state's version: only a fresh load can. */
@@ -229,7 +231,7 @@ class SeatAvailability implements SmartLifecycle {
     }
 
     @SuppressWarnings("unchecked")
-    private Mono<Void> pull(DateSeats d) {
+    private Mono<Void> pull(DateSeats d, boolean notify) {
         long after = d.version();
         long started = nanos.getAsLong();
         return redis.execute(READ, keys(d.concertDateId), List.of(Long.toString(after), Integer.toString(PULL_LIMIT)))
@@ -245,10 +247,10 @@ class SeatAvailability implements SmartLifecycle {
                     if (applied == null) {
                         return Mono.error(new LogGap("seat change log of date " + d.concertDateId + " cannot continue version " + after));
                     }
-                    if (applied) {
+                    if (applied && notify) {
                         onChange.accept(d.concertDateId);
                     }
-                    return entries.size() == PULL_LIMIT ? pull(d) : Mono.<Void>empty();
+                    return entries.size() == PULL_LIMIT ? pull(d, notify) : Mono.<Void>empty();
                 });
     }
 
@@ -297,7 +299,7 @@ class SeatAvailability implements SmartLifecycle {
                     appending.remove(concertDateId);
                     DateSeats d = dates.getIfPresent(concertDateId);
                     if (d != null) {
-                        pull(d).onErrorResume(e -> Mono.empty()).subscribe();
+                        pull(d, true).onErrorResume(e -> Mono.empty()).subscribe();
                     }
                     flush(concertDateId);
                 }, error -> {
