@@ -26,8 +26,9 @@ import reactor.core.publisher.Mono;
  * Every write runs inside its caller's transaction (lock order: reservation, seat, user) and announces what it
  * changed as a {@link SeatsChanged} event after that transaction commits (a rolled-back write announces nothing).
  * <p>
- * It also owns the free-seat counts ({@code seat_count}, issue 18): each seat change adjusts its count row in the
- * same statement (a multi-table UPDATE of the seat and its count row), so counting costs no extra round trip. A
+ * It also owns the free-seat counts ({@code seat_count}, issue 18): each seat change adjusts its count row inside a
+ * statement the write makes anyway (a multi-table UPDATE of the seat and its count row; for a hold, its last
+ * statement, {@link #attach}), so counting costs no extra round trip. A
  * date's counts are spread over {@value #COUNT_SLOTS} rows per grade (slot = seat number mod {@value #COUNT_SLOTS}): a
  * count row stays locked until its transaction commits, and one row per date would serialise all its holds.
  * {@code free} counts AVAILABLE seats: a hold that ran out is counted as taken until the sweeper releases it
