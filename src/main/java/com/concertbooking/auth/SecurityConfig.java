@@ -178,14 +178,16 @@ class SecurityConfig {
                 // Operators first: no fan pattern below (such as /api/v1/{userId}/charge) may open an operator path.
                 .matchers(read(PUBLIC_PROBES)).permitAll()
                 .pathMatchers(OPERATOR_PATHS).hasAuthority(ADMIN)
-                // Public: the catalog, a sale's schedule and fairness record, the development issuer, the SSE stream (its
+                // Public: the catalog (with a date's seat layout), a sale's schedule and fairness record, the development issuer, the SSE stream (its
                 // queue token is its handler's business).
                 .matchers(read("/api/v1/concerts", "/api/v1/concerts/{concertId}", "/api/v1/concerts/{concertId}/dates",
-                        "/api/v1/concerts/{concertId}/sale", STREAM_PATH, "/.well-known/jwks.json")).permitAll()
+                        "/api/v1/concerts/{concertId}/sale", "/api/v1/concerts/dates/{concertDateId}/layout", STREAM_PATH,
+                        "/.well-known/jwks.json")).permitAll()
                 // The refresh token in the body is the credential of refresh and sign-out (SPEC 11).
                 .pathMatchers(HttpMethod.POST, "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout").permitAll()
                 // Fans: whose ids and which queue pass each handler checks itself, on the values it acts on.
-                .matchers(read("/api/v1/concerts/dates/{concertDateId}/seats", "/api/v1/users/{userId}/balance",
+                .matchers(read("/api/v1/concerts/dates/{concertDateId}/seats", "/api/v1/concerts/dates/{concertDateId}/availability",
+                        "/api/v1/users/{userId}/balance",
                         "/api/v1/queues/status", "/api/v1/reservations/{userId}")).hasAuthority(FAN)
                 .pathMatchers(HttpMethod.PATCH, "/api/v1/users/{userId}/charge", "/api/v1/{userId}/charge").hasAuthority(FAN)
                 .pathMatchers(HttpMethod.POST, "/api/v1/queues/token", "/api/v1/reservations", "/api/v1/payments/pay").hasAuthority(FAN)

@@ -235,9 +235,8 @@ class PaymentService {
                         + ReservationStatus.LIVE_HOLD)
                 .bind("now", TimeConfig.toDb(now)).bind("ids", ids)
                 .fetch().rowsUpdated();
-        // 2. The seats, only while each is still its reservation's hold.
-        Mono<Boolean> sell = seats.sell(purchase.concertDateId(),
-                purchase.reservations().stream().map(Reservation::seatId).sorted().toList(), ids);
+        // 2. The seats, only while each is still its reservation's hold (and their count rows with them).
+        Mono<Boolean> sell = seats.sellAll(purchase.concertDateId(), purchase.reservations());
         // The payment row, returning its id and the balance just debited in the same round trip (MariaDB's
         // INSERT ... RETURNING; the subquery reads this transaction's own update of the users row).
         Mono<reactor.util.function.Tuple2<Long, Long>> insertPayment = db.sql(

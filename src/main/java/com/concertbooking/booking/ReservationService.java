@@ -202,13 +202,13 @@ class ReservationService {
                     Reservation held = new Reservation(0, command.userId(), target.concertId(), target.concertName(), command.concertDateId(),
                             target.startsAt(), target.venue(), target.seatId(), command.seatNumber(), target.grade(), target.price(),
                             ReservationStatus.HELD, heldUntil, null, null);
-                    return Mono.defer(() -> holdTx(held, now)).as(tx::transactional).retryWhen(DeadlockRetry.backoff());
+                    return Mono.defer(() -> holdTx(held, target.available(), now)).as(tx::transactional).retryWhen(DeadlockRetry.backoff());
                 })
                 .doOnSuccess(r -> meters.counter("booking.holds", "outcome", "held").increment())
                 .doOnError(ApiException.class, e -> meters.counter("booking.holds", "outcome", e.code().name()).increment());
     }
 
-    private Mono<Reservation> holdTx(Reservation held, Instant now) {
+    private Mono<Reservation> holdTx(Reservation held, boolean likelyAvailable, Instant now) {
         // 1. The seat: one conditional UPDATE (SeatInventory). Of a stampede on one seat, the losers stop here, having
         //    written nothing else.
         // 2. SPEC 4.13: one upsert takes a ticket of the concert for the user if below the limit (PurchaseLimits). It
@@ -219,8 +219,8 @@ class ReservationService {
         //    replaces the lock on the user's row the hold took before: the limit costs the hold no extra round trip.
         // Lock order: seat, then ticket count (payments take reservation, seat, user; cancels and the sweeper take
         // reservation, ticket count, seat, user). An unknown user fails the reservation's foreign key below.
-        Mono<Boolean> take = seats.hold(held.concertDateId(), held.seatId(), held.heldUntil(), now)
-                .flatMap(taken -> taken ? Mono.just(true)
+        Mono<SeatInventory.Taken> take = seats.hold(held.seatId(), likelyAvailable, held.heldUntil(), now)
+                .flatMap(taken -> taken != SeatInventory.Taken.NO ? Mono.just(taken)
                         : Mono.error(ApiException.of(ErrorCode.SEAT_UNAVAILABLE, "Seat %d is already held or sold", held.seatNumber())));
         Mono<PurchaseLimits.Take> ticket = limits.take(held.userId(), held.concertId())
                 .flatMap(taken -> taken.taken() ? Mono.just(taken) : limits.limit(held.concertId()).flatMap(limit -> Mono.error(ApiException.of(
@@ -239,7 +239,7 @@ class ReservationService {
                         .flatMap(n -> n < settings.maxHoldsPerUser() ? Mono.just(n)
                                 : Mono.error(ApiException.of(ErrorCode.HOLD_LIMIT_REACHED, "User %d already holds %d seats of concert date %d",
                                         held.userId(), n, held.concertDateId()))));
-        return take.then(withinLimit)
+        return take.flatMap(taken -> withinLimit
                 .then(db.sql("""
                                 INSERT INTO reservation (user_id, concert_id, concert_date_id, seat_id, seat_number, price, status, held_until, created_at)
                                 VALUES (:userId, :concertId, :dateId, :seatId, :seatNumber, :price, 'HELD', :heldUntil, :now)""")
@@ -250,10 +250,10 @@ class ReservationService {
                         .map(r -> r.get("id", Long.class)).one())
                 .onErrorMap(org.springframework.dao.DataIntegrityViolationException.class, e -> ApiException.of(
                         ErrorCode.USER_NOT_FOUND, "User %d does not exist", held.userId()))
-                .flatMap(id -> seats.attach(held.seatId(), id)
+                .flatMap(id -> seats.attach(held.concertDateId(), held.seatNumber(), held.seatId(), id, held.heldUntil(), taken)
                         .thenReturn(new Reservation(id, held.userId(), held.concertId(), held.concertName(), held.concertDateId(),
                                 held.startsAt(), held.venue(), held.seatId(), held.seatNumber(), held.grade(), held.price(),
-                                ReservationStatus.HELD, held.heldUntil(), null, null)));
+                                ReservationStatus.HELD, held.heldUntil(), null, null))));
     }
 
     // ---------------------------------------------------------------- list
@@ -315,7 +315,7 @@ class ReservationService {
         }
         return markCancelled(r, now)
                 .then(limits.giveBack(r.userId(), r.concertId()))
-                .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
+                .then(seats.release(r.concertDateId(), r.seatNumber(), r.seatId(), r.reservationId(), false))
                 .then(outbox.append(EventType.RESERVATION_CANCELLED, r.concertDateId(), r.eventPayload(null)))
                 .thenReturn(r.withStatus(ReservationStatus.CANCELLED, null));
     }
@@ -339,7 +339,7 @@ class ReservationService {
                 .then(wallets.credit(r.userId(), r.price()))
                 .flatMap(n -> n == 1 ? Mono.just(n) : Mono.error(ApiException.of(ErrorCode.BALANCE_LIMIT_EXCEEDED,
                         "Refunding %d would take the balance above %d", r.price(), WalletStore.MAX_BALANCE)))
-                .then(seats.release(r.concertDateId(), r.seatId(), r.reservationId()))
+                .then(seats.release(r.concertDateId(), r.seatNumber(), r.seatId(), r.reservationId(), true))
                 // One state change, one event: the refund (it names the reservation, now CANCELLED).
                 .then(outbox.append(EventType.PAYMENT_REFUNDED, r.concertDateId(), withStatus(r.eventPayload(pid), ReservationStatus.CANCELLED.name())))
                 .thenReturn(r.withStatus(ReservationStatus.CANCELLED, r.price())));
@@ -377,16 +377,17 @@ class ReservationService {
                     }
                     List<Long> ids = expired.stream().map(Reservation::reservationId).toList();
                     List<Long> seatIds = expired.stream().map(Reservation::seatId).distinct().toList();
-                    List<Long> dateIds = expired.stream().map(Reservation::concertDateId).distinct().toList();
                     return db.sql("UPDATE reservation SET status = 'EXPIRED' WHERE id IN (:ids) AND status = 'HELD'")
                             .bind("ids", ids).fetch().rowsUpdated()
                             .then(limits.giveBack(expired))
-                            .then(seats.releaseLapsed(dateIds, seatIds, ids))
+                            .then(seats.releaseLapsed(seatIds, ids))
                             .thenMany(Flux.fromIterable(expired).concatMap(r ->
                                     outbox.append(EventType.RESERVATION_EXPIRED, r.concertDateId(), r.eventPayload(null))))
                             .then(Mono.just(expired.size()));
                 });
+        // Two sweepers (instances) may still meet on shared count rows and the ticket counts: a deadlock retries the batch.
         return work.as(tx::transactional)
+                .retryWhen(DeadlockRetry.backoff())
                 .doOnSuccess(n -> {
                     if (n != null && n > 0) {
                         meters.counter("booking.holds.expired").increment(n);

@@ -6,6 +6,10 @@ import java.util.List;
 import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
+import com.concertbooking.support.Ids;
+import java.time.Duration;
+import org.springframework.http.CacheControl;
+import org.springframework.http.HttpStatus;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Positive;
@@ -31,12 +35,17 @@ class CatalogController {
     private final CatalogStore store;
     private final CatalogCache cache;
     private final SeatMaps seatMaps;
+    private final SeatAvailability availability;
 
-    public CatalogController(CatalogStore store, CatalogCache cache, SeatMaps seatMaps) {
+    public CatalogController(CatalogStore store, CatalogCache cache, SeatMaps seatMaps, SeatAvailability availability) {
         this.store = store;
         this.cache = cache;
         this.seatMaps = seatMaps;
+        this.availability = availability;
     }
+
+    /** Grades as the admin API accepts them. */
+    private static final java.util.regex.Pattern GRADE = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,20}");
 
     public record ConcertSummary(long concertId, String name, String description) {}
 
@@ -86,6 +95,7 @@ class CatalogController {
     @ApiResponse(responseCode = "200", content = @Content(mediaType = "application/json", schema = @Schema(implementation = SeatMap.class)))
     public Mono<ResponseEntity<byte[]>> seats(@PathVariable @Positive long concertDateId, ActivePass pass,
                                               @RequestParam(defaultValue = "available") String status,
+                                              @Parameter(description = "only the seats of this grade") @RequestParam(required = false) String grade,
                                               @Parameter(hidden = true) // ordinary HTTP content negotiation, not an API parameter
                                               @RequestHeader(name = HttpHeaders.ACCEPT_ENCODING, required = false) String acceptEncoding) {
         boolean onlyFree = switch (status.toLowerCase()) {
@@ -93,12 +103,16 @@ class CatalogController {
             case "all" -> false;
             default -> throw ApiException.validation("status must be 'available' or 'all'");
         };
+        if (grade != null && !GRADE.matcher(grade).matches()) {
+            throw ApiException.validation("grade must be 1-20 letters, digits, '_' or '-'");
+        }
         // The date's pre-serialised map, shared by all its fans (SeatMaps): written as-is, never re-serialised;
         // gzipped once per version for clients that accept it (a 50,000-seat map is 4 MB of JSON, about 0.4 MB gzipped).
+        // One grade is built per request from the seats in memory.
         boolean gzip = acceptsGzip(acceptEncoding);
         // The pass's concert is checked on the very date this answers with (SPEC 4.14).
-        return seatMaps.seatMap(concertDateId)
-                .switchIfEmpty(Mono.error(() -> ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist", concertDateId)))
+        return (grade == null ? seatMaps.seatMap(concertDateId) : seatMaps.seatMapOfGrade(concertDateId, grade))
+                .switchIfEmpty(Mono.error(() -> dateNotFound(concertDateId)))
                 .map(map -> {
                     pass.requireConcert(map.concertId());
                     return map.json(onlyFree, gzip);
@@ -111,6 +125,92 @@ class CatalogController {
                             }
                         })
                         .body(body));
+    }
+
+    /**
+     * SPEC 8: the date's seats, grades and prices, which never change once sold: public, cached for a day by
+     * browsers and shared caches, revalidated by its ETag ({@code If-None-Match} gives 304). Body:
+     * {@code {"concertDateId","concertId","seatCount","grades":[..],"blocks":[[firstSeat,lastSeat,gradeIndex,price],..]}}.
+     */
+    @GetMapping("/dates/{concertDateId}/layout")
+    public Mono<ResponseEntity<byte[]>> layout(@PathVariable @Positive long concertDateId,
+                                               @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.IF_NONE_MATCH, required = false) String ifNoneMatch) {
+        return availability.date(concertDateId)
+                .switchIfEmpty(Mono.error(() -> dateNotFound(concertDateId)))
+                .map(date -> {
+                    CacheControl cache = CacheControl.maxAge(Duration.ofDays(1)).cachePublic();
+                    if (matches(ifNoneMatch, date.layoutEtag)) {
+                        return ResponseEntity.status(HttpStatus.NOT_MODIFIED).eTag(date.layoutEtag).cacheControl(cache).<byte[]>build();
+                    }
+                    return ResponseEntity.ok().eTag(date.layoutEtag).cacheControl(cache).contentType(MediaType.APPLICATION_JSON).body(date.layoutJson);
+                });
+    }
+
+    /**
+     * SPEC 8: which seats are free now, as a bit set (see SeatAvailability.DateSeats#full), versioned: the ETag is the
+     * version, {@code If-None-Match} gives 304, and {@code ?since=<version>} gives only the seats that changed since
+     * then, or the full document with {@code "full": true} when that version cannot be answered with changes (too
+     * old, not known here, or the changes would be longer). Version 0 means unversioned (Redis unreachable): no ETag.
+     */
+    @GetMapping("/dates/{concertDateId}/availability")
+    public Mono<ResponseEntity<byte[]>> availability(@PathVariable @Positive long concertDateId, ActivePass pass,
+                                                     @Parameter(description = "a version this client has") @RequestParam(required = false) String since,
+                                                     @Parameter(hidden = true) @RequestHeader(name = HttpHeaders.IF_NONE_MATCH, required = false) String ifNoneMatch) {
+        long sinceVersion = since == null ? -1 : Ids.whole(since, Long.MAX_VALUE);
+        if (since != null && sinceVersion < 0) {
+            throw ApiException.validation("since must be a version: a whole number written in canonical decimal");
+        }
+        return availability.date(concertDateId)
+                .switchIfEmpty(Mono.error(() -> dateNotFound(concertDateId)))
+                .map(date -> {
+                    pass.requireConcert(date.concertId);
+                    long version = date.version();
+                    String etag = version == 0 ? null : "\"" + version + "\"";
+                    if (etag != null && matches(ifNoneMatch, etag)) {
+                        return ResponseEntity.status(HttpStatus.NOT_MODIFIED).eTag(etag).cacheControl(CacheControl.noCache().cachePrivate()).<byte[]>build();
+                    }
+                    byte[] body = sinceVersion < 0 ? null : date.delta(sinceVersion);
+                    if (body == null) {
+                        body = date.full();
+                        if (sinceVersion >= 0) {
+                            body = withFull(body);
+                        }
+                    }
+                    var builder = ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON).cacheControl(CacheControl.noCache().cachePrivate());
+                    if (etag != null) {
+                        builder.eTag(etag);
+                    }
+                    return builder.body(body);
+                });
+    }
+
+    /** The full document marked as the answer to a {@code since} it could not answer with changes. */
+    private static byte[] withFull(byte[] full) {
+        byte[] out = java.util.Arrays.copyOf(full, full.length + 12);
+        byte[] tail = ",\"full\":true}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        System.arraycopy(tail, 0, out, full.length - 1, tail.length);
+        return java.util.Arrays.copyOf(out, full.length - 1 + tail.length);
+    }
+
+    /** If-None-Match: a list of entity tags (weak ones compare by their opaque part) or {@code *}. */
+    static boolean matches(String ifNoneMatch, String etag) {
+        if (ifNoneMatch == null || ifNoneMatch.length() > 1000) {
+            return false;
+        }
+        for (String tag : ifNoneMatch.split(",")) {
+            String t = tag.trim();
+            if (t.startsWith("W/")) {
+                t = t.substring(2);
+            }
+            if (t.equals("*") || t.equals(etag)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static ApiException dateNotFound(long concertDateId) {
+        return ApiException.of(ErrorCode.CONCERT_DATE_NOT_FOUND, "Concert date %d does not exist", concertDateId);
     }
 
     /** True when Accept-Encoding lists gzip (or *) without q=0. */

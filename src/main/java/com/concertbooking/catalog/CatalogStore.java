@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.time.LocalDateTime;
 import java.util.List;
 
+import com.concertbooking.queue.ConcertFacts;
 import com.concertbooking.support.TimeConfig;
 import io.r2dbc.spi.Readable;
 import org.springframework.r2dbc.core.DatabaseClient;
@@ -11,12 +12,9 @@ import org.springframework.stereotype.Repository;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
-/** Read side of concerts, dates and seats, straight from the database (SeatMaps keeps the display copies of seat availability). */
+/** Read side of concerts, dates, seats and free-seat counts, straight from the database (SeatAvailability and SeatMaps keep the display copies). */
 @Repository
-public class CatalogStore {
-
-    /** A seat is free when AVAILABLE, or HELD with a hold that has already run out (exact expiry). */
-    public static final String SEAT_IS_FREE = "(s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= :now))";
+public class CatalogStore implements ConcertFacts {
 
     private final DatabaseClient db;
 
@@ -27,8 +25,6 @@ public class CatalogStore {
     public record ConcertRow(long concertId, String name, String description) {}
 
     public record DateRow(long concertDateId, long concertId, Instant startsAt, String venue, int totalSeats) {}
-
-    public record SeatRow(long seatId, int seatNumber, String grade, long price, String status) {}
 
     private static final String DATE_COLUMNS =
             "d.id, d.concert_id, d.starts_at, v.name AS venue, d.total_seats FROM concert_date d JOIN venue v ON v.id = d.venue_id";
@@ -77,39 +73,51 @@ public class CatalogStore {
                 .one();
     }
 
+    @Override
+    public Mono<Boolean> concertExists(long concertId) {
+        return concert(concertId).hasElement();
+    }
+
     /**
-     * Whether a concert has anything left to buy (SPEC 14 sold out): a seat free or held on a date that has not
-     * started. One probe per date on ix_seat_date_status (AVAILABLE and HELD ranges), stopping at the first seat.
+     * Whether a concert has anything left to buy (SPEC 14 sold out): a seat not sold (free or held) on a date that has
+     * not started. Reads the seat owner's counts (seat_count), not the seats: at most a few rows per date.
      */
+    @Override
     public Mono<Boolean> anySeatLeft(long concertId, Instant now) {
-        return db.sql("SELECT 1 AS x FROM concert_date d JOIN seat s ON s.concert_date_id = d.id AND s.status IN ('AVAILABLE', 'HELD') "
+        return db.sql("SELECT 1 AS x FROM concert_date d JOIN seat_count c ON c.concert_date_id = d.id AND c.seats > c.sold "
                         + "WHERE d.concert_id = :concertId AND d.starts_at > :now LIMIT 1")
                 .bind("concertId", concertId).bind("now", TimeConfig.toDb(now))
                 .map(r -> true).one().defaultIfEmpty(false);
     }
 
-    /** Free seats per date, for many dates in one query (no N+1). */
-    public Flux<long[]> freeSeatCounts(List<Long> concertDateIds, Instant now) {
+    /**
+     * Free seats per date, for many dates in one query (no N+1), from the seat owner's counts: a few rows per date and
+     * grade, never the seats. A hold that ran out counts as free once the hold sweeper has released it (booking.SeatInventory).
+     */
+    public Flux<long[]> freeSeatCounts(List<Long> concertDateIds) {
         if (concertDateIds.isEmpty()) {
             return Flux.empty();
         }
-        return db.sql("SELECT s.concert_date_id, COUNT(*) AS n FROM seat s WHERE s.concert_date_id IN (:ids) AND "
-                        + SEAT_IS_FREE + " GROUP BY s.concert_date_id")
+        return db.sql("SELECT concert_date_id, SUM(free) AS n FROM seat_count WHERE concert_date_id IN (:ids) GROUP BY concert_date_id")
                 .bind("ids", concertDateIds)
-                .bind("now", TimeConfig.toDb(now))
-                .map(r -> new long[] {r.get("concert_date_id", Long.class), r.get("n", Long.class)})
+                .map(r -> new long[] {r.get("concert_date_id", Long.class), ((Number) r.get("n")).longValue()})
                 .all();
     }
 
-    public Flux<SeatRow> seats(long concertDateId, boolean onlyFree, Instant now) {
-        String sql = "SELECT s.id, s.seat_number, s.grade, s.price, CASE WHEN " + SEAT_IS_FREE
-                + " THEN 'AVAILABLE' ELSE s.status END AS shown_status FROM seat s WHERE s.concert_date_id = :dateId"
-                + (onlyFree ? " AND " + SEAT_IS_FREE : "") + " ORDER BY s.seat_number";
-        return db.sql(sql)
+    /** A seat of a date as stored: its immutable facts and its raw state (interpreted by SeatAvailability). */
+    record SeatState(long seatId, int seatNumber, String grade, long price, String status, Instant heldUntil, long reservationId) {}
+
+    /** Every seat of a date in seat-number order (one read when a date's availability is first needed, or resynchronised). */
+    Flux<SeatState> seatStates(long concertDateId) {
+        return db.sql("SELECT id, seat_number, grade, price, status, held_until, reservation_id FROM seat WHERE concert_date_id = :dateId "
+                        + "ORDER BY seat_number")
                 .bind("dateId", concertDateId)
-                .bind("now", TimeConfig.toDb(now))
-                .map(r -> new SeatRow(r.get("id", Long.class), r.get("seat_number", Integer.class), r.get("grade", String.class),
-                        r.get("price", Long.class), r.get("shown_status", String.class)))
+                .map(r -> {
+                    Long reservation = r.get("reservation_id", Long.class);
+                    return new SeatState(r.get("id", Long.class), r.get("seat_number", Integer.class), r.get("grade", String.class),
+                            r.get("price", Long.class), r.get("status", String.class),
+                            TimeConfig.fromDb(r.get("held_until", LocalDateTime.class)), reservation == null ? 0 : reservation);
+                })
                 .all();
     }
 }

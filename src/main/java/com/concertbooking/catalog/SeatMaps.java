@@ -14,6 +14,7 @@ import com.concertbooking.catalog.CatalogController.DateAvailability;
 import com.concertbooking.catalog.CatalogController.SeatMap;
 import com.concertbooking.catalog.CatalogController.SeatView;
 import com.concertbooking.catalog.CatalogController.UpcomingDates;
+import com.concertbooking.booking.SeatsChanged;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -23,18 +24,19 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
+import org.springframework.transaction.event.TransactionalEventListener;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 import tools.jackson.databind.ObjectMapper;
 
 /**
  * Seat maps and free-seat counts from memory (issue 10, SPEC section 8: display data at most 1 s stale; holds are
- * decided by the database). Per date, the seat-map response is serialised once per version, both variants
+ * decided by the database). Per date, the seat-map response is built from the seats in memory ({@link SeatAvailability}) and serialised once per version, both variants
  * ({@code status=all} and the default available-only one), and written as-is to every fan of that date; per
  * concert, so is the dates listing with its free-seat counts. {@link Snapshots} bounds staleness, loads each key
  * once however many fans ask, and keeps serving the previous version while the next one loads.
  * <p>
- * The seat owner calls {@link #changed} after every commit that changed seats of a date. The change marks the
+ * The seat owner announces every committed seat change ({@link SeatsChanged}, taken after commit). The change marks the
  * date (and its concert's listing) dirty here at once and reaches the other instances through one Redis pub/sub
  * message per {@code publish-interval} (plain PUBLISH on {@value #CHANNEL}, like the catalog invalidations: on a
  * Redis Cluster it is broadcast to every node, which the coalescing keeps to a few messages per second per
@@ -43,7 +45,7 @@ import tools.jackson.databind.ObjectMapper;
  * an error.
  */
 @Component
-public class SeatMaps implements SmartLifecycle {
+class SeatMaps implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(SeatMaps.class);
     static final String CHANNEL = "catalog:seats-changed";
@@ -86,6 +88,7 @@ public class SeatMaps implements SmartLifecycle {
     }
 
     private final CatalogStore store;
+    private final SeatAvailability availability;
     private final ObjectMapper json;
     private final ReactiveStringRedisTemplate redis;
     private final Clock clock;
@@ -100,14 +103,16 @@ public class SeatMaps implements SmartLifecycle {
     private final ChannelListener listener;
 
     @Autowired
-    public SeatMaps(CatalogStore store, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters, Clock clock,
-                    SeatMapProperties settings) {
-        this(store, json, redis, meters, clock, settings, System::nanoTime);
+    SeatMaps(CatalogStore store, SeatAvailability availability, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters,
+             Clock clock, SeatMapProperties settings) {
+        this(store, availability, json, redis, meters, clock, settings, System::nanoTime);
     }
 
-    SeatMaps(CatalogStore store, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters, Clock clock,
-             SeatMapProperties settings, LongSupplier nanos) {
+    SeatMaps(CatalogStore store, SeatAvailability availability, ObjectMapper json, ReactiveStringRedisTemplate redis, MeterRegistry meters,
+             Clock clock, SeatMapProperties settings, LongSupplier nanos) {
         this.store = store;
+        this.availability = availability;
+        availability.onChange(this::markChanged);
         this.json = json;
         this.redis = redis;
         this.listener = new ChannelListener(redis, CHANNEL, this::received);
@@ -138,8 +143,18 @@ public class SeatMaps implements SmartLifecycle {
         return listener.isRunning();
     }
 
-    /** Called after a commit that changed seats of this date (hold, payment, cancel, expiry, admin). Non-blocking. */
-    public void changed(long concertDateId) {
+    /**
+     * The seat owner's committed changes (after commit: a rolled-back change is never announced): marks the date and
+     * its listing changed, here and on the other instances, and hands the seats to the availability log.
+     */
+    @TransactionalEventListener(fallbackExecution = true)
+    void on(SeatsChanged event) {
+        changed(event.concertDateId());
+        availability.submit(event);
+    }
+
+    /** A change of this date's seats (here: the seat owner's event). Non-blocking. */
+    void changed(long concertDateId) {
         markChanged(concertDateId);
         unpublished.add(concertDateId);
         if (publishScheduled.compareAndSet(false, true)) {
@@ -211,36 +226,47 @@ public class SeatMaps implements SmartLifecycle {
         return dateLists.get(concertId).map(DatesSnapshot::json);
     }
 
+    /** Built from the date's seats in memory (SeatAvailability), not read from the database. */
     private Mono<SeatMapSnapshot> loadSeatMap(long concertDateId, long started) {
-        // Free means free at the load's start: a hold running out later shows within the staleness bound.
-        var now = clock.instant();
-        return store.date(concertDateId)
-                .flatMap(date -> store.seats(concertDateId, false, now).collectList()
-                        // Serialising 50,000 seats takes milliseconds of CPU: not on the database driver's I/O thread.
-                        .publishOn(Schedulers.parallel())
-                        .map(rows -> {
-                            concertOfDate.put(concertDateId, date.concertId());
-                            List<SeatView> all = new ArrayList<>(rows.size());
-                            List<SeatView> available = new ArrayList<>(rows.size());
-                            for (CatalogStore.SeatRow s : rows) {
-                                SeatView view = new SeatView(s.seatId(), s.seatNumber(), s.grade(), s.price(), s.status());
-                                all.add(view);
-                                if ("AVAILABLE".equals(s.status())) {
-                                    available.add(view);
-                                }
-                            }
-                            byte[] allJson = json.writeValueAsBytes(new SeatMap(concertDateId, all));
-                            byte[] availableJson = json.writeValueAsBytes(new SeatMap(concertDateId, available));
-                            return new SeatMapSnapshot(concertDateId, date.concertId(), allJson, availableJson, gzip(allJson),
-                                    gzip(availableJson), available.size(), started);
-                        }));
+        return availability.date(concertDateId)
+                // Serialising 50,000 seats takes milliseconds of CPU: not on an I/O thread.
+                .publishOn(Schedulers.parallel())
+                .map(date -> {
+                    concertOfDate.put(concertDateId, date.concertId);
+                    // Free means free at this instant: a hold running out later shows within the staleness bound.
+                    List<SeatView> all = date.views(clock.millis(), false, null);
+                    List<SeatView> available = new ArrayList<>(all.size());
+                    for (SeatView view : all) {
+                        if ("AVAILABLE".equals(view.status())) {
+                            available.add(view);
+                        }
+                    }
+                    byte[] allJson = json.writeValueAsBytes(new SeatMap(concertDateId, all));
+                    byte[] availableJson = json.writeValueAsBytes(new SeatMap(concertDateId, available));
+                    return new SeatMapSnapshot(concertDateId, date.concertId, allJson, availableJson, gzip(allJson),
+                            gzip(availableJson), available.size(), started);
+                });
+    }
+
+    /** One grade of a date's seats, built per request from the seats in memory (small next to the whole map). */
+    Mono<SeatMapSnapshot> seatMapOfGrade(long concertDateId, String grade) {
+        return availability.date(concertDateId)
+                .publishOn(Schedulers.parallel())
+                .map(date -> {
+                    List<SeatView> all = date.views(clock.millis(), false, grade);
+                    List<SeatView> available = all.stream().filter(v -> "AVAILABLE".equals(v.status())).toList();
+                    byte[] allJson = json.writeValueAsBytes(new SeatMap(concertDateId, all));
+                    byte[] availableJson = json.writeValueAsBytes(new SeatMap(concertDateId, available));
+                    return new SeatMapSnapshot(concertDateId, date.concertId, allJson, availableJson, gzip(allJson),
+                            gzip(availableJson), available.size(), 0);
+                });
     }
 
     private Mono<DatesSnapshot> loadDates(long concertId, long started) {
         var now = clock.instant();
         return store.concert(concertId)
                 .flatMap(c -> store.dates(concertId, now).collectList())
-                .flatMap(dates -> store.freeSeatCounts(dates.stream().map(CatalogStore.DateRow::concertDateId).toList(), now)
+                .flatMap(dates -> store.freeSeatCounts(dates.stream().map(CatalogStore.DateRow::concertDateId).toList())
                         .collectMap(row -> row[0], row -> row[1])
                         .map(free -> {
                             List<Long> ids = new ArrayList<>(dates.size());

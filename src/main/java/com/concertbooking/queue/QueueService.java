@@ -14,7 +14,6 @@ import java.util.UUID;
 import com.concertbooking.queue.QueueStore.Conditions;
 import com.concertbooking.queue.QueueStore.EntryState;
 import com.concertbooking.queue.QueueStore.Kind;
-import com.concertbooking.catalog.CatalogStore;
 import com.concertbooking.auth.ActivePass;
 import com.concertbooking.support.ApiException;
 import com.concertbooking.support.ErrorCode;
@@ -61,7 +60,7 @@ public class QueueService {
     private final QueueIds queueIds;
     private final Sales sales;
     private final WaitEstimates waits;
-    private final CatalogStore catalog;
+    private final ConcertFacts catalog;
     private final WalletStore wallets;
     private final Clock clock;
     private final AsyncCache<Long, Boolean> concerts = existenceCache();
@@ -70,7 +69,7 @@ public class QueueService {
     private final AsyncCache<Long, Boolean> soldOut = Caffeine.newBuilder()
             .expireAfterWrite(Duration.ofSeconds(1)).maximumSize(100_000).buildAsync();
 
-    public QueueService(QueueStore store, TokenCodec tokens, QueueIds queueIds, Sales sales, WaitEstimates waits, CatalogStore catalog,
+    public QueueService(QueueStore store, TokenCodec tokens, QueueIds queueIds, Sales sales, WaitEstimates waits, ConcertFacts catalog,
                         WalletStore wallets, Clock clock) {
         this.store = store;
         this.tokens = tokens;
@@ -91,7 +90,7 @@ public class QueueService {
 
     public Mono<Void> requireConcert(long concertId) {
         return Mono.fromFuture(() -> concerts.get(concertId, (id, executor) ->
-                        catalog.concert(id).hasElement().toFuture()))
+                        catalog.concertExists(id).toFuture()))
                 .flatMap(exists -> exists ? Mono.<Void>empty()
                         : Mono.error(ApiException.of(ErrorCode.CONCERT_NOT_FOUND, "Concert %d does not exist", concertId)));
     }

@@ -80,16 +80,22 @@ class IdSpellingAttackTest extends QueueTestSupport {
         var other = createConcert(5);
         String pass = activeToken(fan, concert.concertId());
         Map<String, String> headers = Map.of(HttpHeaders.AUTHORIZATION, bearerFor(fan), QueuePass.HEADER, pass);
-        for (long date : List.of(other.firstDateId(), concert.firstDateId())) {
-            for (String d : IdSpellings.inUrl(date)) {
-                expect400(raw("GET", "/api/v1/concerts/dates/" + d + "/seats", null, headers), d);
-                raw("HEAD", "/api/v1/concerts/dates/" + d + "/seats", null, headers).expectStatus()
-                        .value(status -> assertThat(status).as("HEAD " + d).isEqualTo(BAD_REQUEST));
+        for (String route : List.of("/seats", "/availability", "/layout")) {
+            for (long date : List.of(other.firstDateId(), concert.firstDateId())) {
+                for (String d : IdSpellings.inUrl(date)) {
+                    expect400(raw("GET", "/api/v1/concerts/dates/" + d + route, null, headers), d + route);
+                    raw("HEAD", "/api/v1/concerts/dates/" + d + route, null, headers).expectStatus()
+                            .value(status -> assertThat(status).as("HEAD " + d + route).isEqualTo(BAD_REQUEST));
+                }
             }
         }
-        expect(raw("GET", "/api/v1/concerts/dates/" + other.firstDateId() + "/seats", null, headers), FORBIDDEN, "FORBIDDEN");
-        raw("HEAD", "/api/v1/concerts/dates/" + other.firstDateId() + "/seats", null, headers).expectStatus().isForbidden();
-        raw("GET", "/api/v1/concerts/dates/" + concert.firstDateId() + "/seats", null, headers).expectStatus().isOk();
+        for (String route : List.of("/seats", "/availability")) {
+            expect(raw("GET", "/api/v1/concerts/dates/" + other.firstDateId() + route, null, headers), FORBIDDEN, "FORBIDDEN");
+            raw("HEAD", "/api/v1/concerts/dates/" + other.firstDateId() + route, null, headers).expectStatus().isForbidden();
+            raw("GET", "/api/v1/concerts/dates/" + concert.firstDateId() + route, null, headers).expectStatus().isOk();
+        }
+        // The layout is public (every concert's), also to a caller with no credentials at all.
+        raw("GET", "/api/v1/concerts/dates/" + other.firstDateId() + "/layout", null, Map.of()).expectStatus().isOk();
     }
 
     /** Ids in bodies are JSON numbers: a string, sign, leading zero, fraction, exponent or other digits is a 400 too. */

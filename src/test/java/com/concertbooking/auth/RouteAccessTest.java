@@ -59,8 +59,8 @@ class RouteAccessTest {
 
     static {
         for (String route : List.of("GET /api/v1/concerts", "GET /api/v1/concerts/{concertId}", "GET /api/v1/concerts/{concertId}/dates",
-                "GET /api/v1/concerts/{concertId}/sale", "GET /api/v1/queues/stream", "POST /api/v1/auth/login", "GET /.well-known/jwks.json",
-                "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout")) {
+                "GET /api/v1/concerts/{concertId}/sale", "GET /api/v1/concerts/dates/{concertDateId}/layout", "GET /api/v1/queues/stream",
+                "POST /api/v1/auth/login", "GET /.well-known/jwks.json", "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout")) {
             ROUTES.put(route, Access.PUBLIC);
         }
         for (String route : List.of("GET /api/v1/users/{userId}/balance", "PATCH /api/v1/users/{userId}/charge", "PATCH /api/v1/{userId}/charge",
@@ -68,7 +68,8 @@ class RouteAccessTest {
                 "POST /api/v1/payments/pay", "POST /api/v1/queues/token")) {
             ROUTES.put(route, Access.OWNER);
         }
-        for (String route : List.of("GET /api/v1/queues/status", "DELETE /api/v1/queues/token", "GET /api/v1/concerts/dates/{concertDateId}/seats")) {
+        for (String route : List.of("GET /api/v1/queues/status", "DELETE /api/v1/queues/token", "GET /api/v1/concerts/dates/{concertDateId}/seats",
+                "GET /api/v1/concerts/dates/{concertDateId}/availability")) {
             ROUTES.put(route, Access.FAN);
         }
     }

@@ -50,11 +50,15 @@ class CatalogApiTest extends IntegrationTest {
     void datesShowOnlyUpcomingOnesWithFreeSeatCounts() {
         CreatedConcert concert = createConcert(30, -2, 5);
         long upcoming = concert.dateIds().get(1);
-        // One sold seat and one seat whose hold already ran out (free again, exact expiry).
+        // One sold seat, one seat whose hold already ran out (not yet swept), one held.
         db.sql("UPDATE seat SET status = 'SOLD' WHERE concert_date_id = :d AND seat_number = 1").bind("d", upcoming).fetch().rowsUpdated().block();
         db.sql("UPDATE seat SET status = 'HELD', held_until = '2000-01-01 00:00:00' WHERE concert_date_id = :d AND seat_number = 2")
                 .bind("d", upcoming).fetch().rowsUpdated().block();
         db.sql("UPDATE seat SET status = 'HELD', held_until = '2999-01-01 00:00:00' WHERE concert_date_id = :d AND seat_number = 3")
+                .bind("d", upcoming).fetch().rowsUpdated().block();
+        // The seat owner's counts of the same changes (booking.SeatInventory writes them with the seats): the hold that
+        // ran out is counted taken until the hold sweeper releases it (within a sweep interval; see SeatCountTest).
+        db.sql("UPDATE seat_count SET free = free - 1, sold = sold + (slot = 1) WHERE concert_date_id = :d AND grade = 'VIP' AND slot IN (1, 2, 3)")
                 .bind("d", upcoming).fetch().rowsUpdated().block();
         web.get().uri("/api/v1/concerts/{id}/dates", concert.concertId()).exchange()
                 .expectStatus().isOk()
@@ -62,7 +66,7 @@ class CatalogApiTest extends IntegrationTest {
                 .jsonPath("$.dates.length()").isEqualTo(1)
                 .jsonPath("$.dates[0].concertDateId").isEqualTo(upcoming)
                 .jsonPath("$.dates[0].totalSeats").isEqualTo(30)
-                .jsonPath("$.dates[0].availableSeats").isEqualTo(28);
+                .jsonPath("$.dates[0].availableSeats").isEqualTo(27);
         web.get().uri("/api/v1/concerts/{id}/dates", Long.MAX_VALUE).exchange()
                 .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("CONCERT_NOT_FOUND");
     }

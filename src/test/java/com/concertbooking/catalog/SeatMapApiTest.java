@@ -22,7 +22,7 @@ class SeatMapApiTest extends IntegrationTest {
 
     /** The route's pre-serialised body, decoded (queue passes are tested elsewhere). */
     private CatalogController.SeatMap seats(CreatedConcert concert, String status) {
-        var response = catalog.seats(concert.firstDateId(), pass(concert.concertId()), status, null).block();
+        var response = catalog.seats(concert.firstDateId(), pass(concert.concertId()), status, null, null).block();
         assertThat(response.getHeaders().getContentType()).hasToString("application/json");
         return json.readValue(response.getBody(), CatalogController.SeatMap.class);
     }
@@ -52,11 +52,11 @@ class SeatMapApiTest extends IntegrationTest {
 
     @Test
     void unknownDateAndBadStatus() {
-        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, pass(1), "all", null).block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
-        assertThat(catchCode(() -> catalog.seats(1, pass(1), "sold", null).block())).isEqualTo("VALIDATION_FAILED");
+        assertThat(catchCode(() -> catalog.seats(Long.MAX_VALUE, pass(1), "all", null, null).block())).isEqualTo("CONCERT_DATE_NOT_FOUND");
+        assertThat(catchCode(() -> catalog.seats(1, pass(1), "sold", null, null).block())).isEqualTo("VALIDATION_FAILED");
         // An ACTIVE pass is good for the dates of its own concert only.
         CreatedConcert concert = createConcert(3);
-        assertThat(catchCode(() -> catalog.seats(concert.firstDateId(), pass(concert.concertId() + 1), "all", null).block()))
+        assertThat(catchCode(() -> catalog.seats(concert.firstDateId(), pass(concert.concertId() + 1), "all", null, null).block()))
                 .isEqualTo("FORBIDDEN");
     }
 

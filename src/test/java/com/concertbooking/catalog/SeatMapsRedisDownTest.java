@@ -27,10 +27,12 @@ class SeatMapsRedisDownTest extends IntegrationTest {
 
     private LettuceConnectionFactory deadRedis;
     private SeatMaps seatMaps;
+    private SeatAvailability availability;
 
     @AfterEach
     void close() {
         seatMaps.stop();
+        availability.stop();
         deadRedis.destroy();
     }
 
@@ -40,8 +42,10 @@ class SeatMapsRedisDownTest extends IntegrationTest {
         deadRedis = new LettuceConnectionFactory(new RedisStandaloneConfiguration("127.0.0.1", 1),
                 LettuceClientConfiguration.builder().commandTimeout(Duration.ofMillis(200)).build());
         deadRedis.afterPropertiesSet();
-        seatMaps = new SeatMaps(store, json, new ReactiveStringRedisTemplate(deadRedis), new SimpleMeterRegistry(), Clock.systemUTC(),
-                SeatMapProperties.defaults());
+        var dead = new ReactiveStringRedisTemplate(deadRedis);
+        availability = new SeatAvailability(store, dead, Clock.systemUTC(), SeatMapProperties.defaults());
+        availability.start();
+        seatMaps = new SeatMaps(store, availability, json, dead, new SimpleMeterRegistry(), Clock.systemUTC(), SeatMapProperties.defaults());
         seatMaps.listen();
 
         CreatedConcert concert = createConcert(12);
@@ -51,6 +55,9 @@ class SeatMapsRedisDownTest extends IntegrationTest {
 
         database.sql("UPDATE seat SET status = 'SOLD' WHERE concert_date_id = :d AND seat_number = 12").bind("d", date)
                 .fetch().rowsUpdated().block();
+        // As the seat owner would (its count row in the same statement).
+        database.sql("UPDATE seat_count SET free = free - 1, sold = sold + 1 WHERE concert_date_id = :d AND grade = 'R' AND slot = 12 MOD 8")
+                .bind("d", date).fetch().rowsUpdated().block();
         seatMaps.changed(date); // the announcement to other instances fails quietly
         Duration deadline = Duration.ofSeconds(10);
         long until = System.nanoTime() + deadline.toNanos();
