@@ -363,7 +363,7 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.driver().navigate().refresh();
         browser.waitText("#queue-position", "1");
         await().atMost(Duration.ofSeconds(10)).until(() -> !before.equals(browser.script("return JSON.parse(sessionStorage.getItem('auth')).accessToken")));
-        assertThat(browser.byId("sign-in-view").isDisplayed()).isFalse();
+        assertThat(browser.driver().findElement(org.openqa.selenium.By.id("sign-in-view")).isDisplayed()).isFalse();
         assertThat(browser.script("return JSON.parse(sessionStorage.getItem('queue')).token")).isEqualTo(queueToken);
 
         // A sign-in that cannot be renewed (both tokens refused): the form says why and that the place is kept;
