@@ -137,16 +137,35 @@ public class SeatInventory {
     }
 
     /**
-     * Sells the seats of several reservations of one date (a payment of several, SPEC 3): one statement per seat, in
-     * seat-id order, because a multi-table UPDATE moves a count row shared by two of the seats only once.
+     * Sells the seats of several reservations of one date (a payment of several, SPEC 3) in two statements whatever
+     * their number: the seats (only while each is still its reservation's hold), then their count rows from a grouped
+     * read of those seats. Not one multi-table UPDATE as for one seat: that would move a count row shared by two of the
+     * seats only once. One seat goes through {@link #sell}.
      *
      * @return true when every seat was still its reservation's hold and is now SOLD (false: the caller rolls back)
      */
     Mono<Boolean> sellAll(long concertDateId, List<ReservationService.Reservation> reservations) {
-        return Flux.fromIterable(reservations.stream()
-                        .sorted(java.util.Comparator.comparingLong(ReservationService.Reservation::seatId)).toList())
-                .concatMap(r -> sell(concertDateId, r.seatNumber(), r.seatId(), r.reservationId()))
-                .all(Boolean::booleanValue);
+        if (reservations.size() == 1) {
+            ReservationService.Reservation r = reservations.get(0);
+            return sell(concertDateId, r.seatNumber(), r.seatId(), r.reservationId());
+        }
+        // A seat points to at most one reservation, and a reservation's seat is the only seat that points to it, so
+        // "id IN seats AND reservation_id IN reservations" matches exactly the pairs. Sorted: rows are locked in key order.
+        List<Long> seatIds = reservations.stream().map(ReservationService.Reservation::seatId).sorted().toList();
+        List<Long> ids = reservations.stream().map(ReservationService.Reservation::reservationId).sorted().toList();
+        return db.sql("UPDATE seat s SET s.status = 'SOLD', s.held_until = NULL, s.version = s.version + 1 "
+                        + "WHERE s.id IN (:seatIds) AND s.reservation_id IN (:ids) AND s.status = 'HELD'")
+                .bind("seatIds", seatIds).bind("ids", ids)
+                .fetch().rowsUpdated()
+                .flatMap(n -> n != seatIds.size() ? Mono.just(false)
+                        : db.sql("UPDATE seat_count c JOIN (SELECT concert_date_id AS d, grade AS g, seat_number MOD " + COUNT_SLOTS
+                                        + " AS sl, COUNT(*) AS n FROM seat WHERE id IN (:seatIds) GROUP BY concert_date_id, grade, sl) x "
+                                        + "ON c.concert_date_id = x.d AND c.grade = x.g AND c.slot = x.sl SET c.sold = c.sold + x.n")
+                                .bind("seatIds", seatIds)
+                                .fetch().rowsUpdated()
+                                .then(announce(concertDateId, reservations.stream()
+                                        .map(r -> new Change(r.seatNumber(), State.SOLD, r.reservationId(), null)).toList()))
+                                .thenReturn(true));
     }
 
     /**

@@ -134,4 +134,35 @@ class SeatCountTest extends BookingTestBase {
         assertThat(sold).as("some seats were sold").isPositive();
         assertThat(counts(date).values().stream().mapToLong(c -> c.get(0)).sum()).isEqualTo(SEATS - sold);
     }
+
+    /**
+     * A payment of several (SPEC 3) sells its seats in one statement and moves their count rows in another: seats n,
+     * n+8 and n+16 share one count row (slot = number MOD 8), which must move by three, not once. Half the payments race
+     * a cancel of one of their seats (then all or nothing is sold), and some paid seats are refunded one by one.
+     */
+    @Test
+    void paymentsOfSeveralSeatsSharingACountRowKeepTheCounts() {
+        CreatedConcert concert = createConcert(SEATS);
+        long date = concert.firstDateId();
+        allowTickets(concert.concertId(), 10);
+        List<Long> users = createUsers(SEATS / 24 * 8, 100_000_000);
+        List<List<Reservation>> sets = Collections.synchronizedList(new ArrayList<>());
+        for (int u = 0; u < users.size(); u++) {
+            int first = 1 + (u / 8) * 24 + u % 8; // u's three seats: first, first + 8, first + 16 (one count row)
+            long user = users.get(u);
+            List<Reservation> set = Flux.just(first, first + 8, first + 16).concatMap(n -> tryHold(user, concert, n)).collectList().block();
+            assertThat(set).hasSize(3);
+            sets.add(set);
+        }
+        Flux.range(0, sets.size()).flatMap(i -> {
+            List<Reservation> set = sets.get(i);
+            Reservation one = set.get(0);
+            Mono<?> pay = quietly(payments.pay(pass(one.userId(), one.concertId()), new PaymentService.PayCommand(
+                    set.stream().map(Reservation::reservationId).toList(), one.userId(), null)));
+            Mono<?> cancel = quietly(reservations.cancel(set.get(1).reservationId(), one.userId()));
+            return (i % 2 == 0 ? Mono.when(pay, cancel) : pay.then(quietly(reservations.cancel(set.get(2).reservationId(), one.userId())))).then();
+        }, 32).then().block(Duration.ofMinutes(2));
+        assertThat(count("SELECT COUNT(*) FROM seat WHERE concert_date_id = ? AND status = 'SOLD'", date)).as("some sets were sold").isPositive();
+        assertThat(counts(date)).as("after payments of several, racing cancels, and refunds").isEqualTo(recount(date));
+    }
 }
