@@ -118,7 +118,14 @@ class SecurityConfig {
         ServerAuthenticationEntryPoint entryPoint = (exchange, e) -> refuse(exchange, dispatcher, unauthenticated(exchange, e));
         ServerAccessDeniedHandler denied = (exchange, e) -> refuse(exchange, dispatcher, Mono.fromSupplier(() ->
                 new ApiException(ErrorCode.FORBIDDEN, "You may not call this route with these credentials")));
-        return stateless(http)
+        return http
+                .csrf(ServerHttpSecurity.CsrfSpec::disable)
+                .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
+                .formLogin(ServerHttpSecurity.FormLoginSpec::disable)
+                .logout(ServerHttpSecurity.LogoutSpec::disable)
+                .anonymous(ServerHttpSecurity.AnonymousSpec::disable)
+                .requestCache(cache -> cache.requestCache(NoOpServerRequestCache.getInstance()))
+                .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
                 .authorizeExchange(SecurityConfig::routes)
                 .oauth2ResourceServer(rs -> rs
                         .authenticationManagerResolver(accessTokens(auth, devIssuer))
@@ -126,6 +133,9 @@ class SecurityConfig {
                         .accessDeniedHandler(denied))
                 .addFilterAt(adminKeyFilter(admin.apiKey(), throttle), SecurityWebFiltersOrder.AUTHENTICATION)
                 .exceptionHandling(e -> e.authenticationEntryPoint(entryPoint).accessDeniedHandler(denied))
+                .headers(headers -> headers
+                        .writer(SecurityConfig::contentSecurityPolicy)
+                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
                 .build();
     }
 
@@ -143,15 +153,8 @@ class SecurityConfig {
     @Bean
     @Order(Ordered.HIGHEST_PRECEDENCE)
     SecurityWebFilterChain streamSecurityWebFilterChain(ServerHttpSecurity http) {
-        return stateless(http.securityMatcher(read(STREAM_PATH))).build();
-    }
-
-    /**
-     * What every chain of this API shares: no session, security context, request cache, CSRF, login forms or anonymous
-     * principal (each request carries its own credential), and the same security headers on every answer.
-     */
-    private static ServerHttpSecurity stateless(ServerHttpSecurity http) {
         return http
+                .securityMatcher(read(STREAM_PATH))
                 .csrf(ServerHttpSecurity.CsrfSpec::disable)
                 .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
                 .formLogin(ServerHttpSecurity.FormLoginSpec::disable)
@@ -161,7 +164,8 @@ class SecurityConfig {
                 .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
                 .headers(headers -> headers
                         .writer(SecurityConfig::contentSecurityPolicy)
-                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)));
+                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
+                .build();
     }
 
     /**
