@@ -44,8 +44,10 @@ import io.netty.handler.codec.http.HttpHeaderNames;
  * version is too old, or 304). New tabs arrive at rate / (1 + polls) per second (open model: arrivals do not wait
  * for answers), so requests reach {@code rate}/s once the first tabs are polling ({@code polls} s after the start)
  * and {@code rate * duration} requests are made in all. Like a browser, every request sends
- * {@code Accept-Encoding: gzip, deflate, br}; the bytes are counted as they come over the wire (Content-Length, which
- * is the encoded size when the service compresses; the service does not compress this route today).
+ * {@code Accept-Encoding: gzip, deflate, br}; the body's bytes are its Content-Length as sent. The service does not
+ * compress this route today. If it did, Gatling would decode the body and drop Content-Length (Netty's decompressor),
+ * and the decoded length would be counted instead: the report's "content-encoded" and "without Content-Length" columns
+ * say when that happened.
  * <p>
  * <b>Holders</b> ({@code holdRate}, default 50/s, open model): each virtual user is a different fan with an ACTIVE
  * pass who holds one distinct free seat of the date ({@code POST /reservations (hold)}), far from the limits of 4
