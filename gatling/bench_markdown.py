@@ -27,7 +27,7 @@ def load_runs(run_dir):
         run["bench_lines"] = open(txt).read().splitlines() if os.path.exists(txt) else []
         runs.append(run)
     order = ["ceiling", "concerts", "concert", "dates", "seats", "balance", "charge", "token", "myres", "hold", "pay",
-             "cancel", "sse", "journey"]
+             "cancel", "sse", "journey", "availability"]
     runs.sort(key=lambda r: order.index(r["key"]) if r["key"] in order else 99)
     return runs
 
@@ -64,6 +64,11 @@ def main():
         p.append("- sse and journey use their own injection (not the profile above): sse opens `subscribers` streams "
                  "over `connectSecs` with admission paused, then admits `sseAdmitPerTick` per tick; journey starts "
                  "`fans` fans over `journeySecs` (defaults in the simulations; -D values in the command line)")
+    if any(r["key"] == "availability" for r in runs):
+        p.append("- availability uses its own open-model injection (not the profile above): readers at `rate` "
+                 "requests/s (each virtual user one full GET, then `polls` since-polls `pollMs` apart) and holds at "
+                 "`holdRate`/s on the same date, both for `duration` s (defaults in AvailabilitySimulation; -D values "
+                 "in the command line)")
     p.append("- service: `java %s -jar ...` (prod profile, 127.0.0.1:8080)%s" % (meta["jvm"], ("; " + meta["db"]) if meta.get("db") else ""))
     p.append("")
 
@@ -135,6 +140,23 @@ def main():
             p.append("| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %s / %s |" % (run["label"], wall, app, db, redis,
                      "%.2f" % (1000.0 * app / n) if n else "-", c.get("pool_reads", "?"), c.get("load_before", "?"),
                      c.get("load_after", "?")))
+        p.append("")
+
+    sizes = [(run, m) for run in runs for line in run["bench_lines"]
+             for m in [re.match(r"BENCH-BYTES (.+?): count=(\d+) body p50=(\d+) p95=(\d+) p99=(\d+) max=(\d+) mean=(\d+); "
+                                r"wire p50=(\d+) p95=(\d+) p99=(\d+) max=(\d+) mean=(\d+); changes p50=(\d+) p95=(\d+) "
+                                r"max=(\d+); content-encoded=(\d+); without content-length=(\d+)", line)] if m]
+    if sizes:
+        p.append("Sizes of the answers as received (body = Content-Length; wire = status line + headers + body, HTTP/1.1):")
+        p.append("")
+        p.append("| simulation | answer | count | body p50 B | body p99 B | body max B | wire p50 B | wire p99 B | wire max B "
+                 "| changes p50 / p95 / max | content-encoded | without Content-Length |")
+        p.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+        for run, m in sizes:
+            g = m.groups()
+            p.append("| %s | %s | %s | %s | %s | %s | %s | **%s** | %s | %s | %s | %s |" % (
+                run["label"], g[0], g[1], g[2], g[4], g[5], g[7], g[9], g[10],
+                "%s / %s / %s" % (g[12], g[13], g[14]), g[15], g[16]))
         p.append("")
 
     notes = []
