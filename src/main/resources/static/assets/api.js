@@ -28,11 +28,13 @@ export function syncServerTime(iso) {
 }
 
 /**
- * Calls /api/v1 + path. Resolves to the parsed JSON body (null when there is none); rejects with an ApiError.
- * headers: extra request headers (Authorization, Queue-Token, Idempotency-Key, X-Admin-Key).
+ * Calls /api/v1 + path. Resolves to the parsed JSON body (null when there is none, and on a 304 to a conditional
+ * request the caller made, e.g. with If-None-Match); rejects with an ApiError.
+ * headers: extra request headers (Authorization, Queue-Token, Idempotency-Key, X-Admin-Key, If-None-Match).
+ * cache: the fetch cache mode; no-store unless a caller asks for an immutable document (the seat layout).
  */
-export async function call(method, path, { body, headers = {}, signal } = {}) {
-  const init = { method, headers: { Accept: 'application/json, application/problem+json', ...headers }, signal, cache: 'no-store' };
+export async function call(method, path, { body, headers = {}, signal, cache = 'no-store' } = {}) {
+  const init = { method, headers: { Accept: 'application/json, application/problem+json', ...headers }, signal, cache };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -52,7 +54,7 @@ export async function call(method, path, { body, headers = {}, signal } = {}) {
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
   }
-  if (!response.ok) {
+  if (!response.ok && response.status !== 304) {
     throw new ApiError({
       status: response.status,
       code: data && data.code,

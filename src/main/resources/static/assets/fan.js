@@ -2,6 +2,7 @@
 // limit, hold them, pay for all of them at once, keep the confirmation, top up, see and cancel reservations.
 // Everything the page decides comes from the service's answers (SPEC sections 3, 11, 12).
 import { ApiError, call, clock, duration, el, explain, number, serverNow, show, showError, syncServerTime, uuid, when, won } from './api.js';
+import { applyAvailability, isFree, layoutSeats } from './availability.js';
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 10;
@@ -35,7 +36,13 @@ const state = {
   announced: { position: null, at: 0 },
   dates: [],
   dateId: null,
-  seats: [],
+  seats: [],         // the shown date's seats: {seatNumber, grade, price, status: 'AVAILABLE' | 'TAKEN'}
+  seatsDate: null,   // the date they are of
+  seatIndex: new Map(), // seat number -> its entry in seats
+  layouts: new Map(), // date id -> its layout's seats (immutable: asked once per date)
+  availability: null, // {dateId, version, bits}: the free seats as last told (SPEC 8)
+  seatLoad: null,    // the map refresh in flight (one at a time, so answers apply in order)
+  seatLoadAgain: false,
   selected: [],      // seat numbers picked on the map, in the order picked
   seatTimer: null,
   holds: [],         // held reservations of the current concert date, to be paid together
@@ -654,13 +661,58 @@ async function admitted(activeUntil) {
   if (state.holds.length) showHolds();
 }
 
-async function loadSeats() {
+/**
+ * Refreshes the seat map: the date's layout once (public, immutable, cached by the browser too), then which seats
+ * are free. After the first answer only what changed is asked (`?since=<version>`, with If-None-Match: a 304 when
+ * nothing did). One refresh at a time; a call meanwhile runs once more after it, so answers apply in order.
+ */
+function loadSeats() {
+  if (state.seatLoad) {
+    state.seatLoadAgain = true;
+    return state.seatLoad;
+  }
+  state.seatLoad = refreshSeats().finally(() => {
+    state.seatLoad = null;
+    if (state.seatLoadAgain) {
+      state.seatLoadAgain = false;
+      loadSeats();
+    }
+  });
+  return state.seatLoad;
+}
+
+async function refreshSeats() {
   if (!state.queue || !state.auth || state.dateId === null) return;
+  const dateId = String(state.dateId);
   try {
-    const map = await userCall('GET', `/concerts/dates/${state.dateId}/seats?status=all`, { withQueue: true });
-    if (!state.queue || String(map.concertDateId) !== String(state.dateId)) return;
-    state.seats = map.seats;
-    renderSeats();
+    if (!state.layouts.has(dateId)) {
+      const layout = await call('GET', `/concerts/dates/${dateId}/layout`, { cache: 'default' });
+      state.layouts.set(dateId, layoutSeats(layout));
+    }
+    const known = state.availability && state.availability.dateId === dateId && state.availability.version > 0
+      ? state.availability : null; // version 0: the service answers unversioned, in full
+    const answer = await userCall('GET', `/concerts/dates/${dateId}/availability${known ? `?since=${known.version}` : ''}`, {
+      withQueue: true,
+      headers: known ? { 'If-None-Match': `"${known.version}"` } : {},
+    });
+    if (!state.queue || String(state.dateId) !== dateId) return;
+    let changed = [];
+    if (answer) { // null: 304, nothing changed
+      if (String(answer.concertDateId) !== dateId) return;
+      const next = applyAvailability(known, answer);
+      state.availability = { dateId, version: next.version, bits: next.bits };
+      changed = next.changed;
+    }
+    const bits = state.availability.bits;
+    if (state.seatsDate !== dateId) {
+      state.seats = state.layouts.get(dateId).map((s) => ({ ...s, status: 'TAKEN' }));
+      state.seatsDate = dateId;
+      state.seatIndex = new Map(state.seats.map((s) => [s.seatNumber, s]));
+      changed = null;
+    }
+    const touched = changed === null ? state.seats : changed.map((n) => state.seatIndex.get(n)).filter(Boolean);
+    for (const seat of touched) seat.status = isFree(bits, seat.seatNumber) ? 'AVAILABLE' : 'TAKEN';
+    renderSeats(changed === null ? null : touched);
   } catch (e) {
     if (state.paying || !state.queue) return; // the payment ends the pass: a map asked meanwhile is refused, and moot
     if (e instanceof ApiError && (e.code === 'TOKEN_EXPIRED' || e.code === 'TOKEN_INVALID')) queueOver(e);
@@ -696,29 +748,34 @@ function seatsLeftToPick() {
 }
 
 /**
- * Seats by grade in the order the map gives them; taken seats are marked but still the service's to refuse.
- * A refresh of the same date updates the buttons in place, so focus, a click in progress and scrolling survive.
+ * Seats by grade in the order of the layout; taken seats are marked but still the service's to refuse.
+ * The map is built once per date (the layout never changes); a refresh updates the seats that changed in place
+ * (`touched`, or all when null), so focus, a click in progress and scrolling survive.
  * The "updated" time is plain text, not a live region: a screen reader is not told about it every 3 s.
  */
-function renderSeats() {
+function renderSeats(touched = null) {
   const grades = new Map();
+  let free = 0;
   for (const seat of state.seats) {
-    if (!grades.has(seat.grade)) grades.set(seat.grade, []);
-    grades.get(seat.grade).push(seat);
+    if (!grades.has(seat.grade)) grades.set(seat.grade, { seats: [], free: 0 });
+    const group = grades.get(seat.grade);
+    group.seats.push(seat);
+    if (seat.status === 'AVAILABLE') {
+      group.free++;
+      free++;
+    }
   }
-  const free = state.seats.filter((s) => s.status === 'AVAILABLE').length;
   $('seat-summary').textContent = `${number(free)} of ${number(state.seats.length)} seats free · updated ${new Date().toLocaleTimeString()}`;
   const map = $('seat-map');
-  const layout = state.seats.map((s) => `${s.seatNumber}:${s.grade}`).join(',');
-  if (map.dataset.layout !== `${state.dateId}|${layout}`) {
-    map.dataset.layout = `${state.dateId}|${layout}`;
-    map.replaceChildren(...[...grades].map(([grade, seats]) => gradeGroup(grade, seats)), legend());
+  if (map.dataset.layout !== state.seatsDate) {
+    map.dataset.layout = state.seatsDate;
+    map.replaceChildren(...[...grades].map(([grade, group]) => gradeGroup(grade, group.seats)), legend());
+    touched = null;
   }
-  for (const [grade, seats] of grades) {
-    const freeHere = seats.filter((s) => s.status === 'AVAILABLE').length;
-    map.querySelector(`.free-count[data-grade="${CSS.escape(grade)}"]`).textContent = `(${number(freeHere)} free)`;
-    for (const seat of seats) seatLooks(map.querySelector(`.seats [data-seat="${seat.seatNumber}"]`), seat);
+  for (const [grade, group] of grades) {
+    map.querySelector(`.free-count[data-grade="${CSS.escape(grade)}"]`).textContent = `(${number(group.free)} free)`;
   }
+  for (const seat of touched || state.seats) seatLooks(map.querySelector(`.seats [data-seat="${seat.seatNumber}"]`), seat);
   renderSelection();
 }
 
@@ -797,7 +854,7 @@ function toggleSeat(seatNumber) {
 }
 
 function pickedSeats() {
-  return state.selected.map((n) => state.seats.find((s) => s.seatNumber === n)).filter(Boolean);
+  return state.selected.map((n) => state.seatIndex.get(n)).filter(Boolean);
 }
 
 function renderSelection() {
@@ -1217,6 +1274,9 @@ function start() {
     state.dateId = e.target.value;
     state.selected = [];
     state.seats = [];
+    state.seatsDate = null;
+    state.seatIndex = new Map();
+    state.availability = null;
     $('seat-map').replaceChildren();
     delete $('seat-map').dataset.layout;
     renderSelection();

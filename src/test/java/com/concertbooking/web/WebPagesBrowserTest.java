@@ -150,6 +150,11 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.waitText("#reservations", "Held");
         browser.step("07-fan-hold");
 
+        // The map came in two parts (SPEC 8): the date's layout once, the free seats in full once, then only what
+        // changed since the version the page had (the held seat shows taken after such a refresh); never the JSON seat list.
+        browser.find("#seat-map .seat.taken[data-seat='3']");
+        assertMapFetchedAsLayoutAndAvailability();
+
         // A second fan, on a phone-sized screen, gets in and tries the same seat: the page says it is taken.
         browser.window("rival", "/");
         browser.size(390, 844);
@@ -294,6 +299,45 @@ class WebPagesBrowserTest extends IntegrationTest {
 
         assertThat(browser.consoleErrors("sale-fan")).allSatisfy(e -> assertThat(e).contains("/api/v1/queues/token").contains("409"));
         assertThat(browser.consoleErrors("sale-operator")).isEmpty();
+    }
+
+    /**
+     * The fan page's reading of the two-part seat map (SPEC 8, {@code assets/availability.js}), on its own in the
+     * browser: the layout's blocks become seats (a gap in the numbering stays a gap), bit n-1 of {@code free}, least
+     * significant first in each byte, is seat n, and a {@code since} answer's changes move only their seats.
+     */
+    @Test
+    void theFanPageDecodesTheLayoutAndTheCompactAvailability() {
+        browser.window("decoder", "/");
+        Object result = browser.driver().executeAsyncScript("""
+                const done = arguments[arguments.length - 1];
+                import('/assets/availability.js').then(({ applyAvailability, isFree, layoutSeats }) => {
+                  const seats = layoutSeats({ concertDateId: 7, concertId: 1, seatCount: 12, grades: ['VIP', 'R'],
+                      blocks: [[1, 2, 0, 150000], [3, 4, 1, 100000], [6, 12, 1, 90000]] });
+                  const free = (k) => Array.from({ length: 18 }, (_, i) => i + 1).filter((n) => isFree(k.bits, n)).join(',');
+                  // bytes 0x05 0x88: seats 1 and 3 (byte 0: bits 0 and 2), 12 and 16 (byte 1: bits 3 and 7)
+                  const full = applyAvailability(null, { concertDateId: 7, version: 41, seatCount: 16, free: 'BYg=' });
+                  const delta = applyAvailability(full, { concertDateId: 7, version: 44, changes: [[1, 0], [2, 1], [12, 0]] });
+                  const again = applyAvailability(delta, { concertDateId: 7, version: 50, seatCount: 16, free: 'AAE=', full: true });
+                  done({
+                    seats: seats.map((s) => `${s.seatNumber}:${s.grade}:${s.price}`).join(','),
+                    full: `${full.version}|${free(full)}|${full.changed}`,
+                    delta: `${delta.version}|${free(delta)}|${delta.changed.join(',')}`,
+                    untouched: free(full),
+                    again: `${again.version}|${free(again)}|${again.changed}`,
+                  });
+                }).catch((e) => done({ error: String(e) }));
+                """);
+        assertThat(result).isInstanceOf(Map.class);
+        Map<?, ?> decoded = (Map<?, ?>) result;
+        assertThat(decoded.get("error")).isNull();
+        assertThat(decoded.get("seats")).isEqualTo("1:VIP:150000,2:VIP:150000,3:R:100000,4:R:100000,"
+                + "6:R:90000,7:R:90000,8:R:90000,9:R:90000,10:R:90000,11:R:90000,12:R:90000");
+        assertThat(decoded.get("full")).isEqualTo("41|1,3,12,16|null");
+        assertThat(decoded.get("delta")).isEqualTo("44|2,3,16|1,2,12");
+        assertThat(decoded.get("untouched")).as("the answer before a delta is not changed by it").isEqualTo("1,3,12,16");
+        assertThat(decoded.get("again")).as("a full answer to a since replaces everything").isEqualTo("50|9|null");
+        assertThat(browser.consoleErrors("decoder")).isEmpty();
     }
 
     static Stream<Arguments> windowSizes() {
@@ -450,6 +494,10 @@ class WebPagesBrowserTest extends IntegrationTest {
         browser.assertInView("#pay-button", "The Pay button after the hold");
         browser.waitText("#hold-countdown", t -> t.matches("[45]:\\d\\d"), "a countdown near 5 minutes");
         browser.waitText("#seat-summary", "9 of 12 seats free");
+        for (int seat : new int[] {3, 4, 5}) {
+            browser.find("#seat-map .seat.taken[data-seat='" + seat + "']");
+        }
+        assertMapFetchedAsLayoutAndAvailability();
         browser.assertAccessible(size + " held");
         browser.assertNoHorizontalScroll(size + " held");
         browser.screenshot(shot + "05-held-one-pay");
@@ -523,6 +571,24 @@ class WebPagesBrowserTest extends IntegrationTest {
         // Console: only the refused sign-in's 401s (step two); nothing from the page itself.
         assertThat(browser.consoleErrors(fanWindow)).allSatisfy(e -> assertThat(e).contains("/api/v1/").contains("401"));
         assertThat(browser.consoleErrors(ops)).isEmpty();
+    }
+
+    /**
+     * What the fan page asked for its seat map, from the browser's own record of its requests (Resource Timing): the
+     * layout of the shown date exactly once, its availability in full first and then only with {@code ?since=}, and
+     * not the JSON seat list.
+     */
+    private void assertMapFetchedAsLayoutAndAvailability() {
+        String dateId = (String) browser.script("return document.getElementById('date-select').value");
+        List<String> asked = ((List<?>) browser.script("return performance.getEntriesByType('resource').map(e => e.name)"))
+                .stream().map(Object::toString).filter(u -> u.contains("/api/v1/concerts/dates/")).toList();
+        String base = "/api/v1/concerts/dates/" + dateId;
+        assertThat(asked).as("the seat map's requests").noneMatch(u -> u.contains("/seats"))
+                .filteredOn(u -> u.endsWith(base + "/layout")).hasSize(1);
+        List<String> availability = asked.stream().filter(u -> u.contains(base + "/availability")).toList();
+        assertThat(availability).as("availability requests").hasSizeGreaterThanOrEqualTo(2);
+        assertThat(availability.get(0)).endsWith(base + "/availability");
+        assertThat(availability.subList(1, availability.size())).allSatisfy(u -> assertThat(u).containsPattern("/availability\\?since=[1-9]\\d*$"));
     }
 
     private Map<?, ?> policy(long concertId) {
