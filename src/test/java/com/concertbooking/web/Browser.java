@@ -143,7 +143,9 @@ final class Browser implements AutoCloseable {
     /** Waits until the element's text satisfies the condition; returns that text. */
     String waitText(String css, Predicate<String> condition, String what) {
         try {
-            return new WebDriverWait(driver, WAIT).pollingEvery(Duration.ofMillis(100)).until(d -> {
+            // A page that reloads (sign-out starts a fresh page) replaces the element between finding and reading it: poll again.
+            return new WebDriverWait(driver, WAIT).pollingEvery(Duration.ofMillis(100))
+                    .ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(d -> {
                 List<WebElement> found = d.findElements(By.cssSelector(css));
                 if (found.isEmpty() || !found.get(0).isDisplayed()) {
                     return null;
