@@ -2,7 +2,8 @@
 // accounts, tokens and caches are in the baseline), takes a live-object class histogram (jcmd GC.class_histogram,
 // which runs a full GC first) at 0, N and 2N open streams. Heap per stream = (live(2N) - live(N)) / N; the class
 // diff between N and 2N says where it goes.
-// Usage: node bin/sse-heap.mjs --base http://127.0.0.1:18004 --pid <app pid> --streams 500 [--out DIR] [--top 40]
+// Usage: node bin/sse-heap.mjs --base http://127.0.0.1:18004 --pid <app pid> --streams 500 [--out DIR] [--top 40] [--dump 1]
+// (--dump 1: also a live heap dump at each step, OUT/heap-<streams>.hprof, for a look at who holds what)
 import http from 'node:http';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -45,6 +46,7 @@ async function pool(n, concurrency, fn) {
 }
 
 function histogram(label) { // live objects only: the histogram runs a full GC first
+  if (args.dump) execFileSync('jcmd', [String(pid), 'GC.heap_dump', '-overwrite', `${fs.realpathSync(OUT)}/heap-${label}.hprof`]);
   const text = execFileSync('jcmd', [String(pid), 'GC.class_histogram'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   fs.writeFileSync(`${OUT}/histogram-${label}.txt`, text);
   const classes = new Map();

@@ -31,6 +31,7 @@ import org.springframework.security.authentication.ReactiveAuthenticationManager
 import org.springframework.security.authentication.ReactiveAuthenticationManagerResolver;
 import org.springframework.security.authentication.UsernamePasswordAuthenticationToken;
 import org.springframework.security.config.annotation.web.reactive.EnableWebFluxSecurity;
+import org.springframework.security.config.observation.SecurityObservationSettings;
 import org.springframework.security.config.web.server.SecurityWebFiltersOrder;
 import org.springframework.security.config.web.server.ServerHttpSecurity;
 import org.springframework.security.core.Authentication;
@@ -137,6 +138,17 @@ class SecurityConfig {
                         .writer(SecurityConfig::contentSecurityPolicy)
                         .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
                 .build();
+    }
+
+    /**
+     * No Spring Security observations at all (management.observations.enable.spring.security=false already turns them
+     * into no-ops). That property only makes each observation a no-op at run time: the chains were still decorated,
+     * one ObservationWebFilter per security filter per request, kept as long as the request, so for as long as an SSE
+     * stream is open (issue 18 item 6). With these settings the chains are not decorated.
+     */
+    @Bean
+    static SecurityObservationSettings securityObservationSettings() {
+        return SecurityObservationSettings.noObservations();
     }
 
     /** The queue's SSE stream (SPEC 5): its credential is the queue token it is given as {@code ?token=}. */

@@ -78,7 +78,9 @@ class QueueController {
         var headers = exchange.getResponse().getHeaders();
         headers.setCacheControl(CacheControl.noStore());
         headers.set("X-Accel-Buffering", "no"); // proxies must not buffer the event stream
-        return queue.verify(presented).map(QueuePasses::live).flatMapMany(pass -> streams.stream(pass.verified()));
+        // Detached once verified: flatMapMany keeps its upstream's subscription for as long as the stream is open, and
+        // with it the whole finished verification (its Redis script call's subscribers and arguments), per open stream.
+        return queue.verify(presented).map(QueuePasses::live).onTerminateDetach().flatMapMany(pass -> streams.stream(pass.verified()));
     }
 
     @DeleteMapping("/token")

@@ -192,13 +192,19 @@ class QueueStreams implements SmartLifecycle {
                             "At most " + maxStreamsPerToken + " streams may be open per queue token; close one first",
                             clamp(untilFree))))
                     .doOnSuccess(v -> leased.set(true))
-                    .thenMany(Flux.defer(() -> {
+                    // Not thenMany: its concat holds the lease call's assembly (arguments and all) while the stream is
+                    // open; detached, nothing of the finished call stays reachable from the open stream.
+                    .thenReturn(Boolean.TRUE)
+                    .onTerminateDetach()
+                    .flatMapMany(ok -> {
                         register(watcher);
                         registered.set(true);
                         open.incrementAndGet();
                         return Flux.concat(Mono.just(first), watcher.sink.asFlux());
-                    }))
-                    .concatMapIterable(memory::events)
+                    })
+                    // Prefetch 1: a stream sees an update every few seconds, and the sink buffers (up to 32) meanwhile;
+                    // the default prefetch (256) was a 256-slot queue per open stream.
+                    .concatMapIterable(memory::events, 1)
                     .takeUntil(Memory::terminal)
                     .doFinally(signal -> {
                         if (registered.get()) {
