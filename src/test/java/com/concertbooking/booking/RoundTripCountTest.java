@@ -15,8 +15,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Database statements and commits per hold, payment and cancel (issue 10 item 4), counted by the server itself:
  * with a pool of ONE connection every statement of the application runs in one MariaDB session, so the deltas
  * of {@code SHOW SESSION STATUS} around N sequential requests, divided by N, are the per-request counts
- * (an idle window of the same length is measured too, to show that background work adds nothing here: the
- * outbox relay and the consumer are off). Not a timing test: it counts, and guards the counts from creeping up.
+ * (an idle window of the same length is measured too, to show that background work adds next to nothing here: the
+ * outbox relay and the consumer are off; the admission's sold-out checks may add a few statements). Not a timing test: it counts, and guards the counts from creeping up.
  */
 @TestPropertySource(properties = {"spring.r2dbc.pool.initial-size=1", "spring.r2dbc.pool.max-size=1",
         "booking.events.relay.enabled=false", "booking.events.consumer.enabled=false"})
@@ -106,7 +106,10 @@ class RoundTripCountTest extends QueueTestSupport {
             out.append(" |\n");
         });
         System.out.println(out);
-        assertThat(idle.get("Questions")).as("nothing else used the connection").isLessThan(3);
+        // Background work on this one connection is a few statements in 2 s at most: the admission's sold-out checks
+        // (at most once a second per concert with fans waiting, which other test classes leave in the shared test Redis;
+        // 3 seen). Well inside the per-request slack below (0.5 x N statements per window).
+        assertThat(idle.get("Questions")).as("little else used the connection").isLessThanOrEqualTo(6);
         // Guards against creeping back (measured: hold 8, held cancel 9, pay 10, refund 12; docs/booking.md; the
         // purchase limit of issue 17 replaced the hold's user-row lock and added one UPDATE to each cancel; issue 18
         // folded the hold limit's COUNT into the reservation INSERT and the key's completion into its one INSERT). A

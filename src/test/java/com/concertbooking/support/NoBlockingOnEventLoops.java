@@ -44,6 +44,9 @@ public final class NoBlockingOnEventLoops {
                 // r2dbc-mysql creates its statement cache on the first connections by double-checked locking: a lock
                 // held for one allocation, contended only while the very first connections open at once.
                 .allowBlockingCallsInside("io.asyncer.r2dbc.mysql.MySqlConnectionFactory$LazyQueryCache", "get")
+                // Jackson creates a type's deserializer once and caches it, under a lock: two requests of a type not yet
+                // read (a payment body right after start) may park for that creation, never on I/O.
+                .allowBlockingCallsInside("tools.jackson.databind.deser.DeserializerCache", "_createAndCacheValueDeserializer")
                 // SecureRandom seeding (UUIDs, JWT) reads /dev/urandom, which does not block.
                 .allowBlockingCallsInside("java.security.SecureRandom", "nextBytes")
                 .allowBlockingCallsInside("java.util.UUID", "randomUUID")
