@@ -119,14 +119,7 @@ class SecurityConfig {
         ServerAuthenticationEntryPoint entryPoint = (exchange, e) -> refuse(exchange, dispatcher, unauthenticated(exchange, e));
         ServerAccessDeniedHandler denied = (exchange, e) -> refuse(exchange, dispatcher, Mono.fromSupplier(() ->
                 new ApiException(ErrorCode.FORBIDDEN, "You may not call this route with these credentials")));
-        return http
-                .csrf(ServerHttpSecurity.CsrfSpec::disable)
-                .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
-                .formLogin(ServerHttpSecurity.FormLoginSpec::disable)
-                .logout(ServerHttpSecurity.LogoutSpec::disable)
-                .anonymous(ServerHttpSecurity.AnonymousSpec::disable)
-                .requestCache(cache -> cache.requestCache(NoOpServerRequestCache.getInstance()))
-                .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
+        return stateless(http)
                 .authorizeExchange(SecurityConfig::routes)
                 .oauth2ResourceServer(rs -> rs
                         .authenticationManagerResolver(accessTokens(auth, devIssuer))
@@ -134,9 +127,6 @@ class SecurityConfig {
                         .accessDeniedHandler(denied))
                 .addFilterAt(adminKeyFilter(admin.apiKey(), throttle), SecurityWebFiltersOrder.AUTHENTICATION)
                 .exceptionHandling(e -> e.authenticationEntryPoint(entryPoint).accessDeniedHandler(denied))
-                .headers(headers -> headers
-                        .writer(SecurityConfig::contentSecurityPolicy)
-                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
                 .build();
     }
 
@@ -165,8 +155,15 @@ class SecurityConfig {
     @Bean
     @Order(Ordered.HIGHEST_PRECEDENCE)
     SecurityWebFilterChain streamSecurityWebFilterChain(ServerHttpSecurity http) {
+        return stateless(http.securityMatcher(read(STREAM_PATH))).build();
+    }
+
+    /**
+     * What every chain of this API shares: no session, security context, request cache, CSRF, login forms or anonymous
+     * principal (each request carries its own credential), and the same security headers on every answer.
+     */
+    private static ServerHttpSecurity stateless(ServerHttpSecurity http) {
         return http
-                .securityMatcher(read(STREAM_PATH))
                 .csrf(ServerHttpSecurity.CsrfSpec::disable)
                 .httpBasic(ServerHttpSecurity.HttpBasicSpec::disable)
                 .formLogin(ServerHttpSecurity.FormLoginSpec::disable)
@@ -176,8 +173,7 @@ class SecurityConfig {
                 .securityContextRepository(NoOpServerSecurityContextRepository.getInstance())
                 .headers(headers -> headers
                         .writer(SecurityConfig::contentSecurityPolicy)
-                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)))
-                .build();
+                        .referrerPolicy(referrer -> referrer.policy(ReferrerPolicyServerHttpHeadersWriter.ReferrerPolicy.NO_REFERRER)));
     }
 
     /**
