@@ -216,6 +216,16 @@ def cpu_secs(pid):
         return 0.0
 
 
+def redis_commands(port):
+    """Redis's total_commands_processed (server-wide), or None when it cannot be read."""
+    try:
+        out = subprocess.run(["redis-cli", "-p", str(port), "info", "stats"], capture_output=True, text=True, timeout=5).stdout
+        m = re.search(r"total_commands_processed:(\d+)", out)
+        return int(m.group(1)) if m else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def parse_wrk(text):
     def num_unit(v, u):
         v = float(v)
@@ -319,6 +329,7 @@ class Runner:
         t_start = time.time()
         db_json = os.path.join(self.out, "%s.db.json" % key)
         c0 = cpu_secs(a.app_pid)
+        redis0 = redis_commands(a.redis_port)
         db_cmd = [os.path.join(ROOT, "bin/db-counts"), "--json"] + (["--user", a.db_user] if a.db_user else []) + ["--"]
         # bin/db-counts runs wrk (its output to stderr, kept in a file), so the counters bracket the measured run only
         cmd_file = os.path.join(self.out, "%s.wrk.txt" % key)
@@ -334,6 +345,7 @@ class Runner:
             p = subprocess.run(db_cmd + wrk_cmd, stdout=subprocess.PIPE, stderr=f, text=True)
         pool.stop()
         c1 = cpu_secs(a.app_pid)
+        redis1 = redis_commands(a.redis_port)
         t_end = time.time()
         self.boost(False)
         text = open(cmd_file).read()
@@ -359,6 +371,8 @@ class Runner:
                   "load_after": " ".join(open("/proc/loadavg").read().split()[:3])})
         n = r.get("requests") or 0
         r["app_cpu_us_per_req"] = round((c1 - c0) * 1e6 / n, 1) if n else None
+        # server-wide, so background work (admission ticks, relays) is in it too: a request's share, not an exact count
+        r["redis_cmds_per_req"] = round((redis1 - redis0) / n, 2) if n and redis0 is not None and redis1 is not None else None
         log("%s: %d requests, %.0f/s, p50 %s ms, p99 %s ms, non-2xx %d, socket errors %d, app CPU %.0f us/req, load %s"
             % (key, n, r["rps"], r["p50"], r["p99"], r["non2xx"], r["socket_errors"], r["app_cpu_us_per_req"] or 0,
                r["load_before"]))
@@ -566,8 +580,8 @@ def fmt(v, nd=1):
 
 def markdown(results, live):
     out = ["| endpoint | requests | req/s | p50 ms | p99 ms | non-2xx | ratio to liveness | issue 10 target | app CPU µs/req "
-           "| DB statements/req | COMMITs/req | fsyncs/req | DB CPU µs/req | DB busy µs/req | pool in use (mean) / waiting (max) | load avg (1/5/15 min) |",
-           "|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|:-:|---|"]
+           "| Redis commands/req | DB statements/req | COMMITs/req | fsyncs/req | DB CPU µs/req | DB busy µs/req | pool in use (mean) / waiting (max) | load avg (1/5/15 min) |",
+           "|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|---:|:-:|---|"]
     for r in results:
         if r["key"] == "liveness":
             live = r  # ratios to the trivial endpoint measured last before (repeated pairs in one run)
@@ -590,10 +604,10 @@ def markdown(results, live):
         tgt_s = "-" if tgt is None else ("%d %%: %s" % (tgt, "met" if ratio is not None and ratio >= tgt else "missed"))
         if r["key"].startswith("seats50k@"):
             tgt_s = "p99 < 100 ms: %s" % ("met" if r["p99"] < 100 and r["rps"] >= 0.95 * float(r["key"].split("@")[1]) else "missed")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["label"], fmt(n), fmt(r["rps"], 0), fmt(r["p50"]), fmt(r["p99"]), fmt(r["non2xx"] + r.get("socket_errors", 0)),
             "-" if ratio is None else "%.1f %%" % ratio, tgt_s, fmt(r.get("app_cpu_us_per_req"), 0),
-            fmt(stm, 2), fmt(com, 2), fmt(fs, 2), fmt(dbcpu, 0), fmt(busy, 0), pool_s, r.get("load_before", "-")))
+            fmt(r.get("redis_cmds_per_req"), 2), fmt(stm, 2), fmt(com, 2), fmt(fs, 2), fmt(dbcpu, 0), fmt(busy, 0), pool_s, r.get("load_before", "-")))
     return "\n".join(out)
 
 

@@ -33,6 +33,11 @@ import io.gatling.javaapi.http.HttpProtocolBuilder;
  * scale the profile: peak=N scales stage1Users to N/5; duration=S sets stage2Secs
  * open model instead: rate=R (new users/s, each one request, no think) for duration seconds after
  *   a 10 s ramp
+ * open=profile: the same profile as an open model (issue 18): arrivals per second follow the number of
+ *   users the closed profile would have divided by the think time (to stage1Users/think in stage1Secs, to
+ *   peak/think over stage2Secs, down to 0 in downSecs: 1,000 requests/s at the peak), each arrival one
+ *   request; arrivals do not wait for answers, so a slow service meets the whole rate instead of fewer
+ *   requests, and its p99 shows it
  * capacity mode: levels=200,400,800 levelSecs=10  (open model, one level after the other; every
  *   request name gets " @R/s" so the report has one row per level)
  * targets: p99=50 (ms, asserted per request name), minCountFactor=0.5 (of the expected count)
@@ -66,6 +71,7 @@ public final class Bench {
     public static final int DOWN_SECS = intProp("downSecs", 10);
     public static final int THINK_MS = intProp("thinkMs", 1000);
     public static final int RATE = intProp("rate", 0);
+    public static final boolean OPEN_PROFILE = "profile".equals(prop("open", ""));
     public static final List<Integer> LEVELS = parseLevels(prop("levels", ""));
     public static final int LEVEL_SECS = intProp("levelSecs", 10);
     public static final int P99_MS = intProp("p99", 50);
@@ -183,7 +189,7 @@ public final class Bench {
 
     /** The measured part of a scenario: the chain, then the think time (closed model only). */
     public static ChainBuilder iteration(ChainBuilder chain) {
-        if (capacityMode() || RATE > 0 || THINK_MS <= 0) {
+        if (capacityMode() || RATE > 0 || OPEN_PROFILE || THINK_MS <= 0) {
             return chain;
         }
         return chain.pause(Duration.ofMillis(THINK_MS));
@@ -202,6 +208,13 @@ public final class Bench {
             return scn.injectOpen(rampUsersPerSec(1).to(RATE).during(Duration.ofSeconds(10)),
                     constantUsersPerSec(RATE).during(Duration.ofSeconds(STAGE2_SECS)));
         }
+        if (OPEN_PROFILE) {
+            double perUser = 1000.0 / Math.max(1, THINK_MS);  // arrivals per second one closed-model user makes
+            return scn.injectOpen(
+                    rampUsersPerSec(0).to(STAGE1_USERS * perUser).during(Duration.ofSeconds(STAGE1_SECS)),
+                    rampUsersPerSec(STAGE1_USERS * perUser).to(PEAK * perUser).during(Duration.ofSeconds(STAGE2_SECS)),
+                    rampUsersPerSec(PEAK * perUser).to(0).during(Duration.ofSeconds(DOWN_SECS)));
+        }
         return scn.injectClosed(
                 rampConcurrentUsers(0).to(STAGE1_USERS).during(Duration.ofSeconds(STAGE1_SECS)),
                 rampConcurrentUsers(STAGE1_USERS).to(PEAK).during(Duration.ofSeconds(STAGE2_SECS)),
@@ -217,6 +230,9 @@ public final class Bench {
             return (long) RATE * STAGE2_SECS + (long) RATE * 10 / 2;
         }
         double userSecs = STAGE1_USERS * STAGE1_SECS / 2.0 + (STAGE1_USERS + PEAK) * STAGE2_SECS / 2.0 + PEAK * DOWN_SECS / 2.0;
+        if (OPEN_PROFILE) {
+            return (long) (userSecs / Math.max(0.001, THINK_MS / 1000.0));  // arrivals do not wait for answers
+        }
         return (long) (userSecs / (THINK_MS / 1000.0 + latencySecs));
     }
 
