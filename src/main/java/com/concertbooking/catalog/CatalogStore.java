@@ -104,6 +104,53 @@ public class CatalogStore implements ConcertFacts {
                 .all();
     }
 
+    /**
+     * One row of a concert's dates listing: the concert (always), and one of its upcoming dates with its venue, size and
+     * free seats ({@code concertDateId} 0 and the rest empty in the one row of a concert with no upcoming date).
+     */
+    record ListingRow(long concertId, long concertDateId, Instant startsAt, String venue, int totalSeats, long freeSeats) {}
+
+    /**
+     * The concert (LEFT JOIN: a concert without upcoming dates still gives its one row; an unknown one gives none) with
+     * its upcoming dates (the range of ix_concert_date_concert), each with its venue and its free seats summed from the
+     * seat owner's counts (a few rows per date and grade, never the seats): the whole dates listing in one statement.
+     * No ORDER BY: with the concert joined first, MariaDB would sort these few rows through a temporary table; the
+     * caller sorts them ({@link #START_ORDER}). Columns are read by position.
+     */
+    private static final String LISTING = "SELECT c.id, d.id, d.starts_at, v.name, d.total_seats,"
+            + " (SELECT CAST(SUM(s.free) AS SIGNED) FROM seat_count s WHERE s.concert_date_id = d.id)"
+            + " FROM concert c LEFT JOIN (concert_date d JOIN venue v ON v.id = d.venue_id) ON d.concert_id = c.id AND d.starts_at >= :from"
+            + " WHERE c.id = :id";
+
+    /** The listing's order: by start, then by date id (as {@link #dates}). */
+    static final java.util.Comparator<ListingRow> START_ORDER = (a, b) -> {
+        int byStart = a.startsAt().compareTo(b.startsAt());
+        return byStart != 0 ? byStart : Long.compare(a.concertDateId(), b.concertDateId());
+    };
+
+    /**
+     * The dates listing of a concert (see {@link ListingRow}), in no particular order; empty when the concert does not
+     * exist.
+     */
+    Flux<ListingRow> listing(long concertId, Instant from) {
+        return db.sql(LISTING)
+                .bind("id", concertId)
+                .bind("from", TimeConfig.toDb(from))
+                .map(CatalogStore::listingRow)
+                .all();
+    }
+
+    private static ListingRow listingRow(Readable r) {
+        long concertId = r.get(0, Long.class);
+        Long dateId = r.get(1, Long.class);
+        if (dateId == null) {
+            return new ListingRow(concertId, 0, null, null, 0, 0);
+        }
+        Long free = r.get(5, Long.class);
+        return new ListingRow(concertId, dateId, TimeConfig.fromDb(r.get(2, LocalDateTime.class)), r.get(3, String.class),
+                r.get(4, Integer.class), free == null ? 0 : free);
+    }
+
     /** A seat of a date as stored: its immutable facts and its raw state (interpreted by SeatAvailability). */
     record SeatState(long seatId, int seatNumber, String grade, long price, String status, Instant heldUntil, long reservationId) {}
 

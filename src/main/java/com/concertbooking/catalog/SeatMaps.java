@@ -10,10 +10,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
-import com.concertbooking.catalog.CatalogController.DateAvailability;
 import com.concertbooking.catalog.CatalogController.SeatMap;
 import com.concertbooking.catalog.CatalogController.SeatView;
-import com.concertbooking.catalog.CatalogController.UpcomingDates;
 import com.concertbooking.booking.SeatsChanged;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -27,6 +25,7 @@ import org.springframework.stereotype.Component;
 import org.springframework.transaction.event.TransactionalEventListener;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
+import tools.jackson.core.JsonGenerator;
 import tools.jackson.databind.ObjectMapper;
 
 /**
@@ -80,10 +79,10 @@ class SeatMaps implements SmartLifecycle {
     }
 
     /** A concert's upcoming dates with free-seat counts, pre-serialised. */
-    record DatesSnapshot(long concertId, List<Long> dateIds, byte[] json, long loadStartedNanos) implements Snapshots.Versioned {
+    record DatesSnapshot(long concertId, byte[] json, long loadStartedNanos) implements Snapshots.Versioned {
         @Override
         public int weight() {
-            return json.length + 16 * dateIds.size() + 64;
+            return json.length + 64;
         }
     }
 
@@ -262,23 +261,53 @@ class SeatMaps implements SmartLifecycle {
                 });
     }
 
+    /**
+     * One statement (CatalogStore#listing: the concert, its upcoming dates, venues and free-seat counts), and no other
+     * round trip: the snapshot is this instance's only copy. A copy shared through Redis would have to be younger than
+     * {@code max-stale} (1 s) to be served, so it would rarely save the read and would cost a Redis round trip on every
+     * miss. An unknown concert is not remembered (Snapshots keeps no empty result), so a concert the admin API has just
+     * created is listed at once on every instance; admin changes need no invalidation here.
+     */
     private Mono<DatesSnapshot> loadDates(long concertId, long started) {
-        var now = clock.instant();
-        return store.concert(concertId)
-                .flatMap(c -> store.dates(concertId, now).collectList())
-                .flatMap(dates -> store.freeSeatCounts(dates.stream().map(CatalogStore.DateRow::concertDateId).toList())
-                        .collectMap(row -> row[0], row -> row[1])
-                        .map(free -> {
-                            List<Long> ids = new ArrayList<>(dates.size());
-                            List<DateAvailability> views = new ArrayList<>(dates.size());
-                            for (CatalogStore.DateRow d : dates) {
-                                ids.add(d.concertDateId());
-                                concertOfDate.put(d.concertDateId(), concertId);
-                                views.add(new DateAvailability(d.concertDateId(), d.startsAt(), d.venue(), d.totalSeats(),
-                                        free.getOrDefault(d.concertDateId(), 0L)));
-                            }
-                            return new DatesSnapshot(concertId, List.copyOf(ids), json.writeValueAsBytes(new UpcomingDates(concertId, views)), started);
-                        }));
+        return store.listing(concertId, clock.instant()).collectList()
+                .mapNotNull(rows -> {
+                    if (rows.isEmpty()) {
+                        return null; // no such concert
+                    }
+                    if (rows.size() > 1) { // one row without a date comes alone
+                        rows.sort(CatalogStore.START_ORDER);
+                    }
+                    return datesSnapshot(concertId, rows, started);
+                });
+    }
+
+    /**
+     * The listing's JSON ({@link CatalogController.UpcomingDates}), written field by field: the same bytes the mapper writes for that
+     * record (CatalogApiTest pins them), without building the records first.
+     */
+    private DatesSnapshot datesSnapshot(long concertId, List<CatalogStore.ListingRow> rows, long started) {
+        var out = new java.io.ByteArrayOutputStream(48 + 160 * rows.size());
+        try (JsonGenerator g = json.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeNumberProperty("concertId", concertId);
+            g.writeArrayPropertyStart("dates");
+            for (CatalogStore.ListingRow row : rows) {
+                if (row.concertDateId() == 0) {
+                    continue; // the concert's own row: it has no upcoming date
+                }
+                concertOfDate.put(row.concertDateId(), concertId);
+                g.writeStartObject();
+                g.writeNumberProperty("concertDateId", row.concertDateId());
+                g.writeStringProperty("startsAt", row.startsAt().toString()); // ISO-8601 (ISO_INSTANT), as the mapper writes an Instant
+                g.writeStringProperty("venue", row.venue());
+                g.writeNumberProperty("totalSeats", row.totalSeats());
+                g.writeNumberProperty("availableSeats", row.freeSeats());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }
+        return new DatesSnapshot(concertId, out.toByteArray(), started);
     }
 
     // Test hooks (package-private).

@@ -12,7 +12,8 @@ import org.springframework.test.context.TestPropertySource;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Database statements and commits per hold, payment and cancel (issue 10 item 4), counted by the server itself:
+ * Database statements and commits per hold, payment and cancel (issue 10 item 4) and per cold dates listing (issue 18),
+ * counted by the server itself:
  * with a pool of ONE connection every statement of the application runs in one MariaDB session, so the deltas
  * of {@code SHOW SESSION STATUS} around N sequential requests, divided by N, are the per-request counts
  * (an idle window of the same length is measured too, to show that background work adds next to nothing here: the
@@ -151,6 +152,45 @@ class RoundTripCountTest extends QueueTestSupport {
         Map<String, Long> p2 = status();
         assertThat(perRequest(p1, p2, 1).get("Questions")).isEqualTo(perRequest(p0, p1, 1).get("Questions"));
         assertThat(perRequest(p1, p2, 1).get("Com_commit")).isEqualTo(1.0);
+    }
+
+    /**
+     * A dates listing nobody has read yet (a cold snapshot, as for every request of a walk over all concerts) is one
+     * statement: the concert, its upcoming dates, venues and free-seat counts together (issue 18). So is the 404 of an
+     * unknown concert and the empty listing of a concert whose dates have all passed. No commit: autocommit reads.
+     */
+    @Test
+    void aColdDatesListingIsOneStatement() {
+        int n = 10;
+        List<Long> concerts = new java.util.ArrayList<>();
+        List<Long> past = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            concerts.add(createConcert(3, 5, 6).concertId());
+            past.add(createConcert(3, -1).concertId());
+        }
+        listing(createConcert(3, 5).concertId(), 200); // warm-up (first use of the statement and the encoder)
+
+        Map<String, Long> a = status();
+        concerts.forEach(c -> listing(c, 200));
+        Map<String, Long> b = status();
+        past.forEach(c -> listing(c, 200));
+        Map<String, Long> c = status();
+        for (int i = 0; i < n; i++) {
+            listing(Long.MAX_VALUE - i, 404);
+        }
+        Map<String, Long> d = status();
+        // Slack for a background statement landing in a window (see statementsAndCommitsPerWrite): 1.3 x n at most.
+        assertThat(perRequest(a, b, n).get("Questions")).as("cold listing with two upcoming dates").isBetween(1.0, 1.3);
+        assertThat(perRequest(b, c, n).get("Questions")).as("cold listing without upcoming dates").isBetween(1.0, 1.3);
+        assertThat(perRequest(c, d, n).get("Questions")).as("unknown concert").isBetween(1.0, 1.3);
+        assertThat(perRequest(a, d, 3 * n).get("Com_commit")).isZero();
+    }
+
+    private void listing(long concertId, int status) {
+        var response = web.get().uri("/api/v1/concerts/{c}/dates", concertId).exchange().expectStatus().isEqualTo(status).expectBody();
+        if (status == 200) {
+            response.jsonPath("$.concertId").isEqualTo(concertId);
+        }
     }
 
     private void list(long user) {

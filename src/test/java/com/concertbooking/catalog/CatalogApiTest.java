@@ -71,6 +71,65 @@ class CatalogApiTest extends IntegrationTest {
                 .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("CONCERT_NOT_FOUND");
     }
 
+    /**
+     * The listing's exact bytes (it is written from pre-built JSON, not by the web layer's encoder): field order, dates
+     * by start, an instant with a fraction, a venue name that needs escaping and one outside ASCII, and a concert whose
+     * dates have all passed (an empty list, not a 404).
+     */
+    @Test
+    void datesListingIsExactlyThisJson() {
+        CreatedConcert concert = createConcert(12, -3, 9, 4); // listed by start, not by id
+        long first = concert.dateIds().get(2);
+        long second = concert.dateIds().get(1);
+        String venue = "Hall \"Ω\" \\ caf\u00e9\t" + unique("x");
+        db.sql("UPDATE venue v JOIN concert_date d ON d.venue_id = v.id SET v.name = :name WHERE d.id = :d").bind("name", venue)
+                .bind("d", second).fetch().rowsUpdated().block();
+        db.sql("UPDATE concert_date SET starts_at = starts_at + INTERVAL 123456 MICROSECOND WHERE id = :d").bind("d", first)
+                .fetch().rowsUpdated().block();
+        db.sql("UPDATE seat_count SET free = free - 2, sold = sold + 2 WHERE concert_date_id = :d AND grade = 'VIP' AND slot = 1")
+                .bind("d", second).fetch().rowsUpdated().block();
+        String expected = "{\"concertId\":" + concert.concertId() + ",\"dates\":["
+                + "{\"concertDateId\":" + first + ",\"startsAt\":\"" + startsAt(first) + "\",\"venue\":\"" + venueOf(first)
+                + "\",\"totalSeats\":12,\"availableSeats\":12},"
+                + "{\"concertDateId\":" + second + ",\"startsAt\":\"" + startsAt(second) + "\",\"venue\":\"Hall \\\"Ω\\\" \\\\ café\\t"
+                + venue.substring(venue.indexOf('\t') + 1) + "\",\"totalSeats\":12,\"availableSeats\":10}]}";
+        assertThat(startsAt(first)).as("the fraction is kept").endsWith(".123456Z");
+        assertThat(listing(concert.concertId())).isEqualTo(expected);
+
+        CreatedConcert past = createConcert(3, -1);
+        assertThat(listing(past.concertId())).isEqualTo("{\"concertId\":" + past.concertId() + ",\"dates\":[]}");
+    }
+
+    /** A 404 is not remembered: a concert created right after its id was asked for is listed at once (no invalidation needed). */
+    @Test
+    void aConcertCreatedRightAfterA404IsListedAtOnce() {
+        long next = db.sql("SELECT COALESCE(MAX(id), 0) FROM concert").map(r -> r.get(0, Long.class)).one().block() + 1;
+        for (long id = next; id < next + 50; id++) {
+            web.get().uri("/api/v1/concerts/{id}/dates", id).exchange()
+                    .expectStatus().isNotFound().expectBody().jsonPath("$.code").isEqualTo("CONCERT_NOT_FOUND");
+        }
+        CreatedConcert created = createConcert(4, 3);
+        assertThat(created.concertId()).as("an id that was just answered 404").isBetween(next, next + 49);
+        assertThat(listing(created.concertId())).contains("\"concertDateId\":" + created.firstDateId() + ",");
+    }
+
+    private String listing(long concertId) {
+        byte[] body = web.get().uri("/api/v1/concerts/{id}/dates", concertId).exchange().expectStatus().isOk()
+                .expectHeader().contentType(org.springframework.http.MediaType.APPLICATION_JSON)
+                .expectBody(byte[].class).returnResult().getResponseBody();
+        return new String(body, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private String startsAt(long dateId) {
+        return db.sql("SELECT starts_at FROM concert_date WHERE id = :d").bind("d", dateId)
+                .map(r -> com.concertbooking.support.TimeConfig.fromDb(r.get(0, java.time.LocalDateTime.class)).toString()).one().block();
+    }
+
+    private String venueOf(long dateId) {
+        return db.sql("SELECT v.name FROM venue v JOIN concert_date d ON d.venue_id = v.id WHERE d.id = :d").bind("d", dateId)
+                .map(r -> r.get(0, String.class)).one().block();
+    }
+
     @Test
     void adminChangesInvalidateTheCachedConcertList() {
         // Warm the cache, then add a concert: the list must show it at once.
