@@ -111,16 +111,16 @@ public class CatalogStore implements ConcertFacts {
     record ListingRow(long concertId, long concertDateId, Instant startsAt, String venue, int totalSeats, long freeSeats) {}
 
     /**
-     * The concert (LEFT JOIN: a concert without upcoming dates still gives its one row; an unknown one gives none) with
-     * its upcoming dates (the range of ix_concert_date_concert), each with its venue and its free seats summed from the
-     * seat owner's counts (a few rows per date and grade, never the seats): the whole dates listing in one statement.
-     * No ORDER BY: with the concert joined first, MariaDB would sort these few rows through a temporary table; the
-     * caller sorts them ({@link #START_ORDER}). Columns are read by position.
+     * Each concert (LEFT JOIN: a concert without upcoming dates still gives its one row; an unknown one gives none) with
+     * its upcoming dates (a range of ix_concert_date_concert), each with its venue and its free seats summed from the
+     * seat owner's counts (a few rows per date and grade, never the seats): whole dates listings, of one concert or of
+     * several (ListingBatches), in one statement. No ORDER BY: with the concert joined first, MariaDB would sort these
+     * few rows through a temporary table; the caller sorts them ({@link #START_ORDER}). Columns are read by position.
      */
     private static final String LISTING = "SELECT c.id, d.id, d.starts_at, v.name, d.total_seats,"
             + " (SELECT CAST(SUM(s.free) AS SIGNED) FROM seat_count s WHERE s.concert_date_id = d.id)"
             + " FROM concert c LEFT JOIN (concert_date d JOIN venue v ON v.id = d.venue_id) ON d.concert_id = c.id AND d.starts_at >= :from"
-            + " WHERE c.id = :id";
+            + " WHERE c.id IN (:ids)";
 
     /** The listing's order: by start, then by date id (as {@link #dates}). */
     static final java.util.Comparator<ListingRow> START_ORDER = (a, b) -> {
@@ -129,12 +129,15 @@ public class CatalogStore implements ConcertFacts {
     };
 
     /**
-     * The dates listing of a concert (see {@link ListingRow}), in no particular order; empty when the concert does not
-     * exist.
+     * The dates listings of these concerts (see {@link ListingRow}), in no particular order; no row for a concert that
+     * does not exist.
      */
-    Flux<ListingRow> listing(long concertId, Instant from) {
+    Flux<ListingRow> listings(java.util.Collection<Long> concertIds, Instant from) {
+        if (concertIds.isEmpty()) {
+            return Flux.empty();
+        }
         return db.sql(LISTING)
-                .bind("id", concertId)
+                .bind("ids", concertIds)
                 .bind("from", TimeConfig.toDb(from))
                 .map(CatalogStore::listingRow)
                 .all();

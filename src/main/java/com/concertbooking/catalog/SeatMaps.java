@@ -49,6 +49,10 @@ class SeatMaps implements SmartLifecycle {
     private static final Logger log = LoggerFactory.getLogger(SeatMaps.class);
     static final String CHANNEL = "catalog:seats-changed";
     private static final Duration REDIS_TIMEOUT = Duration.ofMillis(300);
+    /** Cold listings that wait at the same moment share one statement, up to this many concerts. */
+    private static final int LISTING_BATCH = 64;
+    /** Listing statements at a time: one that finds a free place goes out at once, alone. */
+    private static final int LISTING_STATEMENTS = 4;
 
     /** A date's seat map, both variants pre-serialised, each also gzipped once. Version = load start. */
     record SeatMapSnapshot(long concertDateId, long concertId, byte[] all, byte[] available, byte[] allGzip,
@@ -94,6 +98,7 @@ class SeatMaps implements SmartLifecycle {
     private final SeatMapProperties settings;
     private final Snapshots<SeatMapSnapshot> seatMaps;
     private final Snapshots<DatesSnapshot> dateLists;
+    private final ListingBatches listings;
     /** Which concert's listing a date belongs to (learnt from loads), so a seat change also dirties the counts. */
     private final Cache<Long, Long> concertOfDate = Caffeine.newBuilder().maximumSize(200_000).build();
     private final String instanceId = UUID.randomUUID().toString().substring(0, 8);
@@ -119,6 +124,8 @@ class SeatMaps implements SmartLifecycle {
         this.settings = settings;
         this.seatMaps = new Snapshots<>("seats", settings, settings.maxBytes().toBytes(), this::loadSeatMap, nanos, meters);
         // Listings are small (a few dates per concert): a sixteenth of the budget holds thousands of concerts.
+        this.listings = new ListingBatches(ids -> store.listings(ids, clock.instant()), LISTING_BATCH, LISTING_STATEMENTS,
+                settings.loadTimeout());
         this.dateLists = new Snapshots<>("dates", settings, Math.max(1, settings.maxBytes().toBytes() / 16), this::loadDates, nanos, meters);
     }
 
@@ -262,23 +269,14 @@ class SeatMaps implements SmartLifecycle {
     }
 
     /**
-     * One statement (CatalogStore#listing: the concert, its upcoming dates, venues and free-seat counts), and no other
-     * round trip: the snapshot is this instance's only copy. A copy shared through Redis would have to be younger than
+     * One statement (CatalogStore#listings: the concert, its upcoming dates, venues and free-seat counts), shared with
+     * the other listings loading at the same moment when the database is busy (ListingBatches), and no other round trip: the snapshot is this instance's only copy. A copy shared through Redis would have to be younger than
      * {@code max-stale} (1 s) to be served, so it would rarely save the read and would cost a Redis round trip on every
      * miss. An unknown concert is not remembered (Snapshots keeps no empty result), so a concert the admin API has just
      * created is listed at once on every instance; admin changes need no invalidation here.
      */
     private Mono<DatesSnapshot> loadDates(long concertId, long started) {
-        return store.listing(concertId, clock.instant()).collectList()
-                .mapNotNull(rows -> {
-                    if (rows.isEmpty()) {
-                        return null; // no such concert
-                    }
-                    if (rows.size() > 1) { // one row without a date comes alone
-                        rows.sort(CatalogStore.START_ORDER);
-                    }
-                    return datesSnapshot(concertId, rows, started);
-                });
+        return listings.load(concertId).mapNotNull(rows -> rows.isEmpty() ? null : datesSnapshot(concertId, rows, started));
     }
 
     /**
@@ -323,6 +321,11 @@ class SeatMaps implements SmartLifecycle {
 
     long datesColdLoads() {
         return dateLists.loads(Snapshots.Cause.COLD);
+    }
+
+    /** Listing statements started so far (several cold listings may share one). */
+    long listingStatements() {
+        return listings.statements();
     }
 
     boolean seatMapDirty(long concertDateId) {

@@ -15,6 +15,12 @@ class CatalogApiTest extends IntegrationTest {
     @Autowired
     DatabaseClient db;
 
+    @Autowired
+    CatalogStore store;
+
+    @Autowired
+    SeatMaps seatMaps;
+
     @Test
     void concertsArePagedAndSizeIsCapped() {
         createConcert(5);
@@ -98,6 +104,49 @@ class CatalogApiTest extends IntegrationTest {
 
         CreatedConcert past = createConcert(3, -1);
         assertThat(listing(past.concertId())).isEqualTo("{\"concertId\":" + past.concertId() + ",\"dates\":[]}");
+    }
+
+    /** Several concerts' listings in one statement (ListingBatches): each concert's rows are its own; an unknown one has none. */
+    @Test
+    void oneStatementReadsTheListingsOfSeveralConcerts() {
+        CreatedConcert two = createConcert(12, 9, 4);
+        CreatedConcert none = createConcert(5, -1);
+        CreatedConcert one = createConcert(5, 3);
+        List<CatalogStore.ListingRow> rows = store.listings(List.of(two.concertId(), none.concertId(), one.concertId(), Long.MAX_VALUE),
+                java.time.Instant.now()).collectList().block();
+        Map<Long, List<CatalogStore.ListingRow>> byConcert = rows.stream().collect(java.util.stream.Collectors.groupingBy(CatalogStore.ListingRow::concertId));
+        assertThat(byConcert).containsOnlyKeys(two.concertId(), none.concertId(), one.concertId());
+        assertThat(byConcert.get(two.concertId()).stream().sorted(CatalogStore.START_ORDER).map(CatalogStore.ListingRow::concertDateId))
+                .containsExactly(two.dateIds().get(1), two.dateIds().get(0));
+        assertThat(byConcert.get(two.concertId())).allSatisfy(r -> {
+            assertThat(r.freeSeats()).isEqualTo(12);
+            assertThat(r.totalSeats()).isEqualTo(12);
+            assertThat(r.venue()).startsWith("Hall");
+        });
+        assertThat(byConcert.get(none.concertId())).singleElement().extracting(CatalogStore.ListingRow::concertDateId).isEqualTo(0L);
+        assertThat(byConcert.get(one.concertId())).singleElement().extracting(CatalogStore.ListingRow::concertDateId).isEqualTo(one.firstDateId());
+    }
+
+    /** Cold listings of many concerts at once (they may share statements): each fan gets the listing of the concert asked for. */
+    @Test
+    void concurrentColdListingsEachGetTheirOwnConcert() {
+        List<CreatedConcert> concerts = new java.util.ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            concerts.add(createConcert(3, 1 + i % 5));
+        }
+        var client = racingClient();
+        long before = seatMaps.listingStatements();
+        List<String> bodies = reactor.core.publisher.Flux.fromIterable(concerts)
+                .flatMapSequential(c -> client.get().uri("/api/v1/concerts/{id}/dates", c.concertId()).retrieve().bodyToMono(String.class), 24)
+                .collectList().block(java.time.Duration.ofSeconds(60));
+        long statements = seatMaps.listingStatements() - before;
+        System.out.println("24 concurrent cold listings: " + statements + " statements");
+        for (int i = 0; i < concerts.size(); i++) {
+            CreatedConcert c = concerts.get(i);
+            assertThat(bodies.get(i)).startsWith("{\"concertId\":" + c.concertId() + ",\"dates\":[{\"concertDateId\":" + c.firstDateId() + ",")
+                    .endsWith("\"totalSeats\":3,\"availableSeats\":3}]}");
+        }
+        assertThat(statements).isBetween(1L, 24L);
     }
 
     /** A 404 is not remembered: a concert created right after its id was asked for is listed at once (no invalidation needed). */
