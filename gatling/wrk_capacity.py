@@ -19,7 +19,8 @@ the runs address the seeded ids instead of making their own stadium: seats50k re
 seeded concert; holds go to 20 seeded concerts (40 dates of 50,000 seats, as many dates as the made 40 x 1,000-seat
 concert has, seat numbers from 1 up the same way) that the date listing shows untouched (every seat free), looked
 for among the first half of the concerts, so runs without a reset between them (bin/bench --no-seed) find fresh
-ones (holds that ran out are released by the sweeper); each hold fan gets a pass for one of them only; pays hold and
+ones (holds that ran out are released by the sweeper; with fewer untouched concerts the holds spread over fewer
+dates, and the hold and cancel labels say how many dates); each hold fan gets a pass for one of them only; pays hold and
 pay a seat each on the second half (salted per run: other concerts and seats than the last run's). seats1k still
 makes its 1,000-seat date (the seeded dates have 50,000 seats).
 
@@ -467,8 +468,9 @@ def main():
     dpc = a.dates_per_concert
     salt = int.from_bytes(os.urandom(4), "big")
     if stadium:
-        for k in ("seats50k", "hold", "cancel"):
-            LABEL[k] += ", seeded 50,000-seat date" + ("" if k == "seats50k" else "s")
+        LABEL["seats50k"] = "GET /concerts/dates/{id}/seats, seeded 50,000-seat date"
+        for k in ("hold", "cancel"):
+            LABEL[k] += ", seeded 50,000-seat dates"
     keys = [k for k in a.endpoints.split(",") if k]
     for k in keys:
         if k not in ALL + EXTRA:
@@ -523,6 +525,11 @@ def main():
             raise SystemExit("hold: no seeded concert among 1..%d has every seat free (reset the data: bin/seed-data --reset-state)"
                              % max(1, a.concerts // 2))
         log("hold: seeded concerts %s (%d dates), every seat free" % (",".join(str(c) for c, _ in found), len(found) * dpc))
+        if len(found) < max(1, 40 // dpc):
+            log("hold: only %d of the %d concerts wanted are untouched (earlier runs' holds are released 5 minutes after"
+                " they were made; bin/seed-data --reset-state frees all): the holds spread over fewer dates" % (len(found), 40 // dpc))
+        for k in ("hold", "cancel"):
+            LABEL[k] += " (%d dates)" % (len(found) * dpc)
         groups = [hold_users[g::len(found)] for g in range(len(found))]
         hold_passes = prep.passes([(u, found[g][0]) for g in range(len(found)) for u in groups[g]])
         by_user = {u: t for u, _, t in hold_passes}
