@@ -5,6 +5,7 @@ Run by `bin/bench --wrk` against a service it started (or by hand against one on
 
   python3 gatling/wrk_capacity.py --base http://127.0.0.1:8080 --out DIR --app-pid PID [--endpoints LIST]
       [--secs 5] [--warm-secs 3] [--threads 2] [--conns 64] [--db-user bench_app] [--jfr] [--users 100000]
+      [--concerts 10000] [--seats-per-date 500] [--dates-per-concert 2]
 
 Set-up through the public and operator APIs only (not measured): access tokens minted in bulk
 (POST /admin/users/{id}/access-token with X-Admin-Key), concerts made for the run (a 1,000-seat date, a
@@ -12,6 +13,16 @@ Set-up through the public and operator APIs only (not measured): access tokens m
 operator route (policy + POST /admin/queues/{id}/admit), then polled until ACTIVE. Every write is real:
 holds go to distinct free seats (each fan holds at most one seat per date), pays pay distinct prepared holds
 (one pass each, since paying ends a pass), cancels cancel the holds the hold run made.
+
+On stadium data (--seats-per-date 50000: bin/seed-data's stadium-10m/50m/100m, bin/bench passes the scale's shape)
+the runs address the seeded ids instead of making their own stadium: seats50k reads the first date of the last
+seeded concert; holds go to 20 seeded concerts (40 dates of 50,000 seats, as many dates as the made 40 x 1,000-seat
+concert has, seat numbers from 1 up the same way) that the date listing shows untouched (every seat free), looked
+for among the first half of the concerts, so runs without a reset between them (bin/bench --no-seed) find fresh
+ones (holds that ran out are released by the sweeper; with fewer untouched concerts the holds spread over fewer
+dates, and the hold and cancel labels say how many dates); each hold fan gets a pass for one of them only; pays hold and
+pay a seat each on the second half (salted per run: other concerts and seats than the last run's). seats1k still
+makes its 1,000-seat date (the seeded dates have 50,000 seats).
 
 Per endpoint: a warm-up wrk run (not recorded), then the measured one with --latency; the service's CPU from
 /proc, the database's statements and commits (bin/db-counts, per account when --db-user is given), and with
@@ -190,6 +201,19 @@ class Prep:
                 time.sleep(0.5)
         log("prep passes: %d ACTIVE of %d asked" % (len(active), len(pairs)))
         return [(u, c, t) for u, c, t, _ in active]
+
+
+def untouched_concerts(api, first, last, want, dpc):
+    """Up to `want` concerts among first..last whose dpc dates the public date listing shows with every seat free."""
+    found = []
+    for c in range(first, last + 1):
+        s, b = api.call("GET", "/api/v1/concerts/%d/dates" % c)
+        ds = ((b or {}).get("dates") or []) if s == 200 else []
+        if len(ds) == dpc and all(d.get("availableSeats") == d.get("totalSeats") for d in ds):
+            found.append((c, sorted(d["concertDateId"] for d in ds)))
+            if len(found) == want:
+                break
+    return found
 
 
 NO_IDENTITY = False   # set by Prep.identity() for a service from before identity (b2a80d0)
@@ -444,6 +468,8 @@ def main():
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--users", type=int, default=100000, help="seeded users 1..N")
     ap.add_argument("--concerts", type=int, default=10000, help="seeded concerts 1..N")
+    ap.add_argument("--seats-per-date", type=int, default=500, help="seeded seats per date (50000: stadium data, see above)")
+    ap.add_argument("--dates-per-concert", type=int, default=2, help="seeded dates per concert (concert c: dates (c-1)*n+1 .. c*n)")
     ap.add_argument("--db-user", default="")
     ap.add_argument("--redis-port", type=int, default=int(os.environ.get("BOOKING_REDIS_PORT", "6379")))
     ap.add_argument("--jfr", action="store_true", help="the service runs a JFR recording named 'bench' (bin/bench --jfr)")
@@ -452,6 +478,13 @@ def main():
     ap.add_argument("--rate50k", type=int, default=1000, help="offered rate for the 50,000-seat map latency run (0: skip)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    stadium = a.seats_per_date >= 50000
+    dpc = a.dates_per_concert
+    salt = int.from_bytes(os.urandom(4), "big")
+    if stadium:
+        LABEL["seats50k"] = "GET /concerts/dates/{id}/seats, seeded 50,000-seat date"
+        for k in ("hold", "cancel"):
+            LABEL[k] += ", seeded 50,000-seat dates"
     keys = [k for k in a.endpoints.split(",") if k]
     for k in keys:
         if k not in ALL + EXTRA:
@@ -489,13 +522,42 @@ def main():
                                        [line("GET", "/api/v1/users/%d/balance" % u, prep.access[u]) for u in read_users])
     for key, seats in (("seats1k", 1000), ("seats50k", 50000)):
         if key in keys:
-            cid, dates = prep.concert("wrk %s %d" % (key, int(time.time())), 1, seats)
+            if key == "seats50k" and stadium:
+                cid, dates = a.concerts, [(a.concerts - 1) * dpc + 1]
+                log("seats50k: seeded date %d of concert %d" % (dates[0], cid))
+            else:
+                cid, dates = prep.concert("wrk %s %d" % (key, int(time.time())), 1, seats)
             ps = prep.passes([(u, cid) for u in read_users])
             files[key] = write_lines(os.path.join(a.out, key + ".tsv"),
                                      [line("GET", "/api/v1/concerts/dates/%d/seats" % dates[0], prep.access[u], t) for u, _, t in ps])
             files[key + ".one"] = (("/api/v1/concerts/dates/%d/seats" % dates[0]), prep.access[ps[0][0]], ps[0][2])
     hold_dates, hold_passes = [], []
-    if "hold" in keys or "cancel" in keys:
+    if ("hold" in keys or "cancel" in keys) and stadium:
+        # Seeded concerts with every seat free; fans in as many groups, each group holding in its own concert.
+        found = untouched_concerts(api, 1, max(1, a.concerts // 2), max(1, 40 // dpc), dpc)
+        if not found:
+            raise SystemExit("hold: no seeded concert among 1..%d has every seat free (reset the data: bin/seed-data --reset-state)"
+                             % max(1, a.concerts // 2))
+        log("hold: seeded concerts %s (%d dates), every seat free" % (",".join(str(c) for c, _ in found), len(found) * dpc))
+        if len(found) < max(1, 40 // dpc):
+            log("hold: only %d of the %d concerts wanted are untouched (earlier runs' holds are released 5 minutes after"
+                " they were made; bin/seed-data --reset-state frees all): the holds spread over fewer dates" % (len(found), 40 // dpc))
+        for k in ("hold", "cancel"):
+            LABEL[k] += " (%d dates)" % (len(found) * dpc)
+        groups = [hold_users[g::len(found)] for g in range(len(found))]
+        hold_passes = prep.passes([(u, found[g][0]) for g in range(len(found)) for u in groups[g]])
+        by_user = {u: t for u, _, t in hold_passes}
+        hold_dates = [d for _, ds in found for d in ds]
+        lines, D = [], len(hold_dates)
+        for i in range(D * 1000):
+            d, j = i % D, i // D
+            group = groups[d // dpc]
+            u = group[(j * dpc + d % dpc) % len(group)]
+            if u in by_user:
+                lines.append(line("POST", "/api/v1/reservations", prep.access[u], by_user[u],
+                                  {"userId": u, "concertDateId": hold_dates[d], "seatNumber": j + 1}))
+        files["hold"] = write_lines(os.path.join(a.out, "hold.tsv"), lines)
+    elif "hold" in keys or "cancel" in keys:
         hcid, hold_dates = prep.concert("wrk holds %d" % int(time.time()), 40, 1000)
         hold_passes = prep.passes([(u, hcid) for u in hold_users])
         by_user = {u: t for u, _, t in hold_passes}
@@ -507,16 +569,21 @@ def main():
                                   {"userId": u, "concertDateId": hold_dates[i % D], "seatNumber": i // D + 1}))
         files["hold"] = write_lines(os.path.join(a.out, "hold.tsv"), lines)
     if "pay" in keys:
-        # one pass and one hold per payment (paying ends the pass): seeded concerts 201-400, a seat each
-        span = max(1, min(200, a.concerts - 400))
-        pairs = [(u, 201 + (u * 7919) % span) for u in pay_users]
+        # one pass and one hold per payment (paying ends the pass): seeded concerts 201-400, a seat each; on stadium
+        # data the second half of the concerts but the last, concert and seat salted per run
+        if stadium:
+            first = a.concerts // 2 + 1
+            span, pay_salt = max(1, a.concerts - 1 - first + 1), salt
+        else:
+            first, span, pay_salt = 201, max(1, min(200, a.concerts - 400)), 0
+        pairs = [(u, first + (u * 7919 + pay_salt) % span) for u in pay_users]
         ps = prep.passes(pairs)
 
         def hold_one(p):
             u, c, t = p
             for attempt in range(8):
-                date = 2 * c - 1 + (attempt + u) % 2
-                seat = 1 + (u * 31 + attempt * 97) % 500
+                date = (c - 1) * dpc + 1 + (attempt + u) % dpc
+                seat = 1 + (u * 31 + attempt * 97 + pay_salt) % a.seats_per_date
                 s, b = api.call("POST", "/api/v1/reservations", {"userId": u, "concertDateId": date, "seatNumber": seat},
                                 access=prep.access[u], queue=t)
                 if s == 201:

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,7 +27,10 @@ import io.gatling.javaapi.http.HttpProtocolBuilder;
  *
  * <pre>
  * baseUrl=http://127.0.0.1:8080   adminKey=dev-admin-key
- * data shape (must match bin/seed-data): concerts=100 datesPerConcert=2 seatsPerDate=500 users=10000
+ * data shape (must match bin/seed-data): scale=small (small, medium, full, stadium-10m, stadium-50m or stadium-100m:
+ *   bin/seed-data's scales) gives the defaults of concerts, datesPerConcert, seatsPerDate and users, e.g. small
+ *   concerts=100 datesPerConcert=2 seatsPerDate=500 users=10000, stadium-100m concerts=1000 seatsPerDate=50000
+ *   users=100000; each of the four given on its own wins
  * load profile (the original study's, default): users-per-profile peak=1000, stage1Users=200,
  *   stage1Secs=10, stage2Secs=30 (ramp to peak), downSecs=10, thinkMs=1000  (closed model:
  *   concurrent users, each doing one request then thinking, replaced when done)
@@ -59,10 +63,30 @@ public final class Bench {
     public static final String BASE_URL = prop("baseUrl", "http://127.0.0.1:8080");
     public static final String ADMIN_KEY = prop("adminKey", "dev-admin-key");
 
-    public static final int CONCERTS = intProp("concerts", 100);
-    public static final int DATES_PER_CONCERT = intProp("datesPerConcert", 2);
-    public static final int SEATS_PER_DATE = intProp("seatsPerDate", 500);
-    public static final int USERS = intProp("users", 10_000);
+    /** bin/seed-data's scales: concerts, dates per concert, seats per date, users. */
+    private static final Map<String, int[]> SCALES = Map.of(
+            "small", new int[] {100, 2, 500, 10_000},
+            "medium", new int[] {1_000, 2, 500, 50_000},
+            "full", new int[] {10_000, 2, 500, 100_000},
+            "stadium-10m", new int[] {100, 2, 50_000, 100_000},
+            "stadium-50m", new int[] {500, 2, 50_000, 100_000},
+            "stadium-100m", new int[] {1_000, 2, 50_000, 100_000});
+
+    public static final String SCALE = prop("scale", "small");
+    private static final int[] SHAPE = shape(SCALE);
+
+    private static int[] shape(String scale) {
+        int[] shape = SCALES.get(scale);
+        if (shape == null) {
+            throw new IllegalArgumentException("unknown scale '" + scale + "' (one of " + new TreeSet<>(SCALES.keySet()) + ")");
+        }
+        return shape;
+    }
+
+    public static final int CONCERTS = intProp("concerts", SHAPE[0]);
+    public static final int DATES_PER_CONCERT = intProp("datesPerConcert", SHAPE[1]);
+    public static final int SEATS_PER_DATE = intProp("seatsPerDate", SHAPE[2]);
+    public static final int USERS = intProp("users", SHAPE[3]);
 
     public static final int PEAK = intProp("peak", 1000);
     public static final int STAGE1_USERS = intProp("stage1Users", Math.max(1, PEAK / 5));
