@@ -6,10 +6,11 @@
 // `active` event, its receipt time minus the admission instant the service stamped (activeUntil - active TTL).
 // Usage: node bin/sse-bench.mjs --base http://127.0.0.1:18081 --pid <app pid> --redis-port 16380 --streams 5000 --hold 20
 import http from 'node:http';
+import { apiClient, parseArgs, pool, sleep } from './lib/http.mjs';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const args = parseArgs();
 const base = new URL(args.base ?? 'http://127.0.0.1:18081');
 const pid = Number(args.pid);
 const redisPort = args['redis-port'] ?? '16380';
@@ -17,35 +18,10 @@ const redisDb = args['redis-db'] ?? '0';
 const N = Number(args.streams ?? 1000);
 const HOLD = Number(args.hold ?? 20);
 const ADMIN = args['admin-key'] ?? 'dev-admin-key';
-const api = new http.Agent({ keepAlive: true, maxSockets: 128 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function call(method, path, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ host: base.hostname, port: base.port, path, method, agent: api, timeout: 30000,
-      headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    if (data) req.write(data);
-    req.end();
-  });
-}
-const admin = (method, path, body) => call(method, path, body, { 'x-admin-key': ADMIN });
+const api = apiClient(base, { maxSockets: 128, adminKey: ADMIN });
+const { call, admin } = api;
 
-async function pool(n, concurrency, fn) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
-    while (next < n) { const i = next++; out[i] = await fn(i); }
-  }));
-  return out;
-}
 
 function cpuSeconds() { // utime + stime of the app, in seconds (clock ticks of 1/100 s)
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

@@ -5,10 +5,11 @@
 // Usage: node bin/sse-heap.mjs --base http://127.0.0.1:18004 --pid <app pid> --streams 500 [--out DIR] [--top 40] [--dump 1]
 // (--dump 1: also a live heap dump at each step, OUT/heap-<streams>.hprof, for a look at who holds what)
 import http from 'node:http';
+import { apiClient, parseArgs, pool, sleep } from './lib/http.mjs';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const args = parseArgs();
 const base = new URL(args.base ?? 'http://127.0.0.1:18004');
 const pid = Number(args.pid);
 const N = Number(args.streams ?? 500);
@@ -16,34 +17,9 @@ const TOP = Number(args.top ?? 40);
 const OUT = args.out ?? 'target/sse-heap';
 const ADMIN = args['admin-key'] ?? 'dev-admin-key';
 fs.mkdirSync(OUT, { recursive: true });
-const api = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function call(method, path, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ host: base.hostname, port: base.port, path, method, agent: api, timeout: 30000,
-      headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    if (data) req.write(data);
-    req.end();
-  });
-}
-const admin = (method, path, body) => call(method, path, body, { 'x-admin-key': ADMIN });
-async function pool(n, concurrency, fn) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
-    while (next < n) { const i = next++; out[i] = await fn(i); }
-  }));
-  return out;
-}
+const api = apiClient(base, { maxSockets: 64, adminKey: ADMIN });
+const { call, admin } = api;
 
 function histogram(label) { // live objects only: the histogram runs a full GC first
   if (args.dump) execFileSync('jcmd', [String(pid), 'GC.heap_dump', '-overwrite', `${fs.realpathSync(OUT)}/heap-${label}.hprof`]);

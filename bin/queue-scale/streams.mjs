@@ -6,44 +6,20 @@
 // with the queue idle and moving (20 admitted per tick), Redis CPU.
 //   node streams.mjs --base URL --pid APP_PID --redis-port P --db DB --pem FILE --streams N --hold S
 import http from 'node:http';
+import { apiClient, parseArgs, pool, sleep } from '../lib/http.mjs';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const args = parseArgs();
 const base = new URL(args.base);
 const N = Number(args.streams);
 const HOLD = Number(args.hold ?? 10);
 const ADMIN = args['admin-key'] ?? 'dev-admin-key';
 const key = crypto.createPrivateKey(fs.readFileSync(args.pem, 'utf8'));
-const api = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function call(method, path, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ host: base.hostname, port: base.port, path, method, agent: api, timeout: 30000,
-      headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, json: text && text[0] === '{' ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    if (data) req.write(data);
-    req.end();
-  });
-}
-const admin = (method, path, body) => call(method, path, body, { 'x-admin-key': ADMIN });
-async function pool(n, concurrency, fn) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
-    while (next < n) { const i = next++; out[i] = await fn(i); }
-  }));
-  return out;
-}
+const api = apiClient(base, { maxSockets: 64, adminKey: ADMIN, jsonObjectsOnly: true });
+const { call, admin } = api;
 const b64 = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
 function sign(kid, userId, username) {
   const now = Math.floor(Date.now() / 1000);

@@ -56,12 +56,14 @@ import org.springframework.security.oauth2.server.resource.authentication.JwtGra
 import org.springframework.security.oauth2.server.resource.authentication.JwtIssuerReactiveAuthenticationManagerResolver;
 import org.springframework.security.oauth2.server.resource.authentication.JwtReactiveAuthenticationManager;
 import org.springframework.security.oauth2.server.resource.authentication.ReactiveJwtAuthenticationConverterAdapter;
+import org.springframework.security.web.server.MatcherSecurityWebFilterChain;
 import org.springframework.security.web.server.SecurityWebFilterChain;
 import org.springframework.security.web.server.ServerAuthenticationEntryPoint;
 import org.springframework.security.web.server.authentication.AuthenticationWebFilter;
 import org.springframework.security.web.server.authorization.ServerAccessDeniedHandler;
 import org.springframework.security.web.server.context.NoOpServerSecurityContextRepository;
 import org.springframework.security.web.server.firewall.ServerExchangeRejectedHandler;
+import org.springframework.security.web.server.header.HttpHeaderWriterWebFilter;
 import org.springframework.security.web.server.header.ReferrerPolicyServerHttpHeadersWriter;
 import org.springframework.security.web.server.util.matcher.AndServerWebExchangeMatcher;
 import org.springframework.security.web.server.util.matcher.NegatedServerWebExchangeMatcher;
@@ -76,6 +78,7 @@ import org.springframework.web.reactive.HandlerMapping;
 import org.springframework.web.reactive.function.client.WebClient;
 import org.springframework.web.server.MethodNotAllowedException;
 import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebFilter;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
@@ -151,11 +154,21 @@ class SecurityConfig {
      * authentication (an access token sent along is ignored here, not verified: the stream never acts for a user), no
      * security context, request cache or exception translation; the same security headers as every answer. The strict
      * firewall stands in front of every chain. Other methods on the path fall to the main chain (405).
+     * <p>Of what {@link ServerHttpSecurity#build()} assembles, only the header writer is kept: the others it always
+     * adds (the exchange and the security context in the Reactor context, the exchange that reads its principal from
+     * it, the request cache's filter) do nothing here, with no security context and a no-op cache, but each was a
+     * filter step of its own, kept for as long as the stream is open (about 2 KB per stream, issue 18 item 6).
      */
     @Bean
     @Order(Ordered.HIGHEST_PRECEDENCE)
     SecurityWebFilterChain streamSecurityWebFilterChain(ServerHttpSecurity http) {
-        return stateless(http.securityMatcher(read(STREAM_PATH))).build();
+        ServerWebExchangeMatcher stream = read(STREAM_PATH);
+        List<WebFilter> headers = stateless(http.securityMatcher(stream)).build().getWebFilters()
+                .filter(HttpHeaderWriterWebFilter.class::isInstance).collectList().block();
+        if (headers == null || headers.size() != 1) {
+            throw new IllegalStateException("the stream's chain needs exactly its header writer, found " + headers);
+        }
+        return new MatcherSecurityWebFilterChain(stream, headers);
     }
 
     /**

@@ -80,7 +80,10 @@ class QueueController {
         headers.set("X-Accel-Buffering", "no"); // proxies must not buffer the event stream
         // Detached once verified: flatMapMany keeps its upstream's subscription for as long as the stream is open, and
         // with it the whole finished verification (its Redis script call's subscribers and arguments), per open stream.
-        return queue.verify(presented).map(QueuePasses::live).onTerminateDetach().flatMapMany(pass -> streams.stream(pass.verified()));
+        // Assembled when subscribed: the returned publisher is kept by the request as long as the stream is open, and
+        // assembled here it would keep the verification's operators (and their script keys and arguments) with it.
+        return Flux.defer(() -> queue.verify(presented).map(QueuePasses::live).onTerminateDetach()
+                .flatMapMany(pass -> streams.stream(pass.verified())));
     }
 
     @DeleteMapping("/token")

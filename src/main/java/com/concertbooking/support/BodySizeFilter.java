@@ -29,4 +29,15 @@ class BodySizeFilter implements WebFilter {
         }
         return chain.filter(exchange);
     }
+
+    /**
+     * The filter chain names each filter step by this (a checkpoint per request, kept as long as the request, so for
+     * as long as an SSE stream is open): one string for all requests instead of a new one each.
+     */
+    @Override
+    public String toString() {
+        return NAME;
+    }
+
+    private static final String NAME = BodySizeFilter.class.getName();
 }

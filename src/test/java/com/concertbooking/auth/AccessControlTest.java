@@ -225,6 +225,30 @@ class AccessControlTest extends IntegrationTest {
                 .doesNotContain("LivePass").doesNotContain("\"presented\"");
     }
 
+    /**
+     * The SSE stream's own chain (issue 18 item 6): GET and HEAD of the stream path only, and of its filters only the
+     * security headers' writer (its answers carry the same headers as every answer); any other method on the path is
+     * the main chain's.
+     */
+    @Test
+    void theStreamsChainOnlyWritesTheSecurityHeaders() {
+        for (HttpMethod method : List.of(HttpMethod.GET, HttpMethod.HEAD)) {
+            var exchange = MockServerWebExchange.from(MockServerHttpRequest.method(method, SecurityConfig.STREAM_PATH));
+            SecurityWebFilterChain chain = securityChains.stream().filter(c -> Boolean.TRUE.equals(c.matches(exchange).block()))
+                    .findFirst().orElseThrow();
+            assertThat(chain.getWebFilters().collectList().block()).as(method + " stream")
+                    .singleElement().isInstanceOf(org.springframework.security.web.server.header.HttpHeaderWriterWebFilter.class);
+        }
+        var post = MockServerWebExchange.from(MockServerHttpRequest.post(SecurityConfig.STREAM_PATH));
+        SecurityWebFilterChain main = securityChains.stream().filter(c -> Boolean.TRUE.equals(c.matches(post).block())).findFirst().orElseThrow();
+        assertThat(main.getWebFilters().collectList().block()).as("POST stream: the main chain").hasSizeGreaterThan(5);
+        web.get().uri(SecurityConfig.STREAM_PATH + "?token=garbage").exchange().expectStatus().isUnauthorized()
+                .expectHeader().valueEquals("Content-Security-Policy", SecurityConfig.CSP)
+                .expectHeader().valueEquals("X-Content-Type-Options", "nosniff")
+                .expectHeader().valueEquals("X-Frame-Options", "DENY")
+                .expectHeader().valueEquals("Referrer-Policy", "no-referrer");
+    }
+
     @Test
     void routesWithoutARuleAreClosed() {
         // Nothing without a rule reaches a handler: an unknown path is a 404, an unnamed method a 405.

@@ -36,6 +36,9 @@ class QueueStreamTest extends QueueTestSupport {
     @Autowired
     QueueStreams streams;
 
+    @Autowired
+    org.springframework.context.ApplicationContext context;
+
     @Test
     void serviceFluxShowsPositionUpdatesAfterAdmitsThenActiveAndCompletes() {
         long concert = newConcert();
@@ -111,6 +114,13 @@ class QueueStreamTest extends QueueTestSupport {
         HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
+        // Its own headers, and the security headers of every answer (its security chain keeps only their writer).
+        assertThat(response.headers().firstValue("Cache-Control")).hasValue("no-store");
+        assertThat(response.headers().firstValue("X-Accel-Buffering")).hasValue("no");
+        assertThat(response.headers().firstValue("Content-Security-Policy").orElse("")).startsWith("default-src 'self';");
+        assertThat(response.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
+        assertThat(response.headers().firstValue("X-Frame-Options")).hasValue("DENY");
+        assertThat(response.headers().firstValue("Referrer-Policy")).hasValue("no-referrer");
         List<String> lines = new ArrayList<>();
         try (var reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
             List<String> first = readEvent(reader, lines);
@@ -154,6 +164,46 @@ class QueueStreamTest extends QueueTestSupport {
             }
             return event;
         }
+    }
+
+    /**
+     * The stream's handler is called by {@link QueueStreamAdapter}, not by the annotated-handler invocation (whose
+     * per-request state an open stream would keep), after the same mapping, with its parameters read as Spring's
+     * binding reads them.
+     */
+    @Test
+    void theStreamHandlerIsCalledByItsOwnAdapterWithTheParametersSpringWouldBind() {
+        var mapping = context.getBean("requestMappingHandlerMapping", org.springframework.web.reactive.HandlerMapping.class);
+        Object streamHandler = mapping.getHandler(org.springframework.mock.web.server.MockServerWebExchange.from(
+                org.springframework.mock.http.server.reactive.MockServerHttpRequest.get("/api/v1/queues/stream"))).block();
+        Object statusHandler = mapping.getHandler(org.springframework.mock.web.server.MockServerWebExchange.from(
+                org.springframework.mock.http.server.reactive.MockServerHttpRequest.get("/api/v1/queues/status"))).block();
+        List<org.springframework.web.reactive.HandlerAdapter> adapters =
+                new ArrayList<>(context.getBeansOfType(org.springframework.web.reactive.HandlerAdapter.class).values());
+        org.springframework.core.annotation.AnnotationAwareOrderComparator.sort(adapters);
+        assertThat(adapters.stream().filter(a -> a.supports(streamHandler)).findFirst()).containsInstanceOf(QueueStreamAdapter.class);
+        assertThat(adapters.stream().filter(a -> a.supports(statusHandler)).findFirst()).get().isNotInstanceOf(QueueStreamAdapter.class);
+
+        assertThat(QueueStreamAdapter.single(null)).isNull();
+        assertThat(QueueStreamAdapter.single(List.of("a"))).isEqualTo("a");
+        assertThat(QueueStreamAdapter.single(List.of("a", ""))).isEqualTo("a,");
+        long concert = newConcert();
+        pause(concert);
+        String mine = token(freshUserId(), concert);
+        // Sent twice, a token is its two values joined, which no token is: refused, never "the first one".
+        web.get().uri("/api/v1/queues/stream?token={t}&token={t}", mine, mine).exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_INVALID");
+        // The header comes first.
+        List<ServerSentEvent<Map<String, Object>>> events = racingClient().get().uri("/api/v1/queues/stream?token=garbage")
+                .header(QueuePass.HEADER, mine).retrieve().bodyToFlux(EVENT).take(1).collectList().block(Duration.ofSeconds(10));
+        assertThat(events).singleElement().satisfies(e -> assertThat(e.event()).isEqualTo("position"));
+        web.get().uri("/api/v1/queues/stream?token={t}", mine).header(QueuePass.HEADER, "garbage").exchange()
+                .expectStatus().isUnauthorized().expectBody().jsonPath("$.code").isEqualTo("TOKEN_INVALID");
+        // Content negotiation and methods are still the mapping's: 406, and 405 with Allow.
+        web.get().uri("/api/v1/queues/stream?token={t}", mine).accept(org.springframework.http.MediaType.APPLICATION_JSON).exchange()
+                .expectStatus().isEqualTo(406).expectBody().jsonPath("$.code").isEqualTo("NOT_ACCEPTABLE");
+        web.post().uri("/api/v1/queues/stream?token={t}", mine).exchange()
+                .expectStatus().isEqualTo(405).expectHeader().valueEquals("Allow", "GET,HEAD");
     }
 
     @Test
