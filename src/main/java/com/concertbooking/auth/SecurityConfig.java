@@ -163,6 +163,7 @@ class SecurityConfig {
     @Order(Ordered.HIGHEST_PRECEDENCE)
     SecurityWebFilterChain streamSecurityWebFilterChain(ServerHttpSecurity http) {
         ServerWebExchangeMatcher stream = read(STREAM_PATH);
+        // At start-up, on the main thread, over the built chain's in-memory list: block() never waits here.
         List<WebFilter> headers = stateless(http.securityMatcher(stream)).build().getWebFilters()
                 .filter(HttpHeaderWriterWebFilter.class::isInstance).collectList().block();
         if (headers == null || headers.size() != 1) {
